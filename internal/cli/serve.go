@@ -1,0 +1,231 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/typeauth/typeauth/internal/auth"
+	"github.com/typeauth/typeauth/internal/config"
+	"github.com/typeauth/typeauth/internal/httpapi"
+	"github.com/typeauth/typeauth/internal/manage"
+	"github.com/typeauth/typeauth/internal/store/sqlite"
+	"github.com/typeauth/typeauth/internal/verify"
+)
+
+const serveUsage = `Usage: typeauth serve [flags]
+
+Runs TypeAuth: the data plane (verify, for gateways) and the management plane
+(apps, keys, root keys, audit). With no flags it stores everything in SQLite
+under ./typeauth-data and listens on 127.0.0.1:8080 (data) and 127.0.0.1:8081
+(management).
+
+On first start with an empty store, TYPEAUTH_ROOT_KEY (or the file named by
+TYPEAUTH_ROOT_KEY_FILE) becomes the first root key; when unset, one is
+generated and printed once on standard output.
+
+Flags:
+`
+
+func serveCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if wantsHelp(args) {
+		fmt.Fprint(stdout, serveUsage)
+		_, _ = config.Load([]string{"-h"}, func(string) string { return "" }, stdout)
+		return 0
+	}
+	cfg, err := config.Load(args, getenv, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "typeauth serve: %v\n", err)
+		return 2
+	}
+	if err := Serve(ctx, cfg, stdout, stderr, nil); err != nil {
+		fmt.Fprintf(stderr, "typeauth serve: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func migrateCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if wantsHelp(args) {
+		fmt.Fprint(stdout, "Usage: typeauth migrate [--data-dir D | --database-url postgres://…]\n\nApplies the embedded schema migrations and exits. `typeauth serve` also does this at start.\n")
+		return 0
+	}
+	cfg, err := config.Load(args, getenv, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "typeauth migrate: %v\n", err)
+		return 2
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "typeauth migrate: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		fmt.Fprintf(stderr, "typeauth migrate: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, "migrations applied")
+	return 0
+}
+
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		if a == "-h" || a == "--help" || a == "-help" {
+			return true
+		}
+	}
+	return false
+}
+
+// store is what serve needs of a backend beyond the contract.
+type store interface {
+	auth.Store
+	Migrate(ctx context.Context) error
+}
+
+func openStore(ctx context.Context, cfg config.Config) (store, error) {
+	if cfg.DatabaseURL != "" {
+		return nil, errors.New("TODO-PG") // postgres.Open(ctx, cfg.DatabaseURL)
+	}
+	return sqlite.OpenDir(ctx, cfg.DataDir)
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Serve runs TypeAuth until ctx is done, then shuts down gracefully: stop
+// accepting, drain in-flight requests, close the store. onReady, if not nil,
+// is called with the bound addresses once both listeners accept.
+func Serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, onReady func(dataAddr, adminAddr string)) error {
+	log := newLogger(cfg, stderr)
+	red := cfg.Redacted()
+	log.Info("starting", "addr", red.Addr, "admin_addr", red.AdminAddr, "store", storeName(red))
+
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+
+	v := verify.New(st, verify.Options{NegativeTTL: cfg.NegativeTTL, PositiveTTL: cfg.CacheTTL, StoreTimeout: cfg.StoreTimeout, Logger: log})
+	m := manage.New(st, v, nil, log)
+	created, err := m.Bootstrap(ctx, cfg.RootKey)
+	if err != nil {
+		return fmt.Errorf("bootstrap root key: %w", err)
+	}
+	switch {
+	case created != nil && cfg.RootKey == "":
+		fmt.Fprintf(stdout, "\nA root key was generated for this new store. It is shown only this once:\n\n    %s\n\nUse it as TYPEAUTH_ROOT_KEY for the CLI, or as Authorization: Bearer on the management API.\n\n", created.Secret)
+		log.Info("root key generated", "id", created.RootKey.ID)
+	case created != nil:
+		log.Info("root key created from TYPEAUTH_ROOT_KEY", "id", created.RootKey.ID)
+	case cfg.RootKey != "":
+		if _, err := m.Authenticate(ctx, cfg.RootKey); err != nil {
+			log.Warn("TYPEAUTH_ROOT_KEY is not a root key of this store and was ignored: the store already has root keys")
+		}
+	}
+
+	srv := httpapi.New(v, m, log, httpapi.Options{MaxBodyBytes: cfg.MaxBodyBytes, Ready: st.Ping})
+	dataLn, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on --addr: %w", err)
+	}
+	adminLn, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		dataLn.Close()
+		return fmt.Errorf("listen on --admin-addr: %w", err)
+	}
+	servers := []*http.Server{newHTTPServer(srv.DataHandler(), log), newHTTPServer(srv.AdminHandler(), log)}
+	lns := []net.Listener{dataLn, adminLn}
+	errc := make(chan error, 2)
+	for i := range servers {
+		go func() {
+			if err := servers[i].Serve(lns[i]); !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	log.Info("listening", "data", dataLn.Addr().String(), "admin", adminLn.Addr().String())
+	if onReady != nil {
+		onReady(dataLn.Addr().String(), adminLn.Addr().String())
+	}
+
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	if p, ok := st.(interface {
+		PurgeIdempotency(context.Context, time.Time) (int64, error)
+	}); ok {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(time.Hour)
+			defer t.Stop()
+			for {
+				select {
+				case <-bg.Done():
+					return
+				case <-t.C:
+					if _, err := p.PurgeIdempotency(bg, time.Now().Add(-manage.IdempotencyWindow)); err != nil {
+						log.Warn("purge idempotency records", "error", err)
+					}
+				}
+			}
+		}()
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: draining connections", "timeout", cfg.ShutdownTimeout)
+	case serveErr = <-errc:
+		log.Error("listener failed", "error", serveErr)
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	for _, s := range servers {
+		if err := s.Shutdown(sctx); err != nil {
+			log.Warn("shutdown", "error", err)
+		}
+	}
+	stopBG()
+	wg.Wait()
+	log.Info("stopped")
+	return serveErr
+}
+
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+func storeName(cfg config.Config) string {
+	if cfg.DatabaseURL != "" {
+		return "postgres " + cfg.DatabaseURL
+	}
+	return "sqlite " + strings.TrimRight(cfg.DataDir, "/") + "/typeauth.db"
+}

@@ -1,0 +1,82 @@
+package httpapi
+
+import (
+	"net/http"
+	"reflect"
+
+	"github.com/typeauth/typeauth/client"
+)
+
+// Plane says which listener serves a route.
+type Plane int
+
+const (
+	DataPlane Plane = 1 << iota
+	AdminPlane
+	BothPlanes = DataPlane | AdminPlane
+)
+
+// route is one endpoint: how it is served and how it is documented. The
+// OpenAPI document is generated from this table, so the two cannot drift.
+type route struct {
+	method, path string
+	plane        Plane
+	summary      string
+	scope        string // required root key scope (management plane)
+	query        []param
+	req, resp    reflect.Type
+	status       int // success status
+	handler      http.Handler
+}
+
+type param struct{ name, desc string }
+
+func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }
+
+var (
+	pageParams = []param{{"cursor", "opaque cursor from next_cursor"}, {"limit", "page size, 1-1000 (default 50)"}}
+)
+
+// routes lists every endpoint of both planes.
+func (s *Server) routes() []route {
+	return []route{
+		// data plane
+		{method: "POST", path: "/v1/verify", plane: DataPlane, summary: "Verify an API key", req: typeOf[client.VerifyRequest](), resp: typeOf[client.VerifyResponse](), status: 200, handler: s.handleVerify()},
+		// both planes
+		{method: "GET", path: "/healthz", plane: BothPlanes, summary: "Liveness", status: 200, handler: handleHealthz()},
+		{method: "GET", path: "/readyz", plane: BothPlanes, summary: "Readiness: 200 once the store is open and migrated", status: 200, handler: s.handleReadyz()},
+		{method: "GET", path: "/v1/openapi.json", plane: BothPlanes, summary: "This OpenAPI document", status: 200, handler: s.handleOpenAPI()},
+		// management plane
+		{method: "POST", path: "/v1/apps", plane: AdminPlane, scope: "apps.write", summary: "Create an app", req: typeOf[client.CreateAppRequest](), resp: typeOf[client.App](), status: 201, handler: s.admin(s.createApp)},
+		{method: "GET", path: "/v1/apps", plane: AdminPlane, scope: "apps.read", summary: "List apps", query: pageParams, resp: typeOf[client.List[client.App]](), status: 200, handler: s.admin(s.listApps)},
+		{method: "GET", path: "/v1/apps/{id}", plane: AdminPlane, scope: "apps.read", summary: "Get an app", resp: typeOf[client.App](), status: 200, handler: s.admin(s.getApp)},
+		{method: "PATCH", path: "/v1/apps/{id}", plane: AdminPlane, scope: "apps.write", summary: "Update an app", req: typeOf[client.UpdateAppRequest](), resp: typeOf[client.App](), status: 200, handler: s.admin(s.updateApp)},
+		{method: "DELETE", path: "/v1/apps/{id}", plane: AdminPlane, scope: "apps.write", summary: "Delete an app and all its keys", status: 204, handler: s.admin(s.deleteApp)},
+		{method: "POST", path: "/v1/keys", plane: AdminPlane, scope: "keys.write", summary: "Create a key (the secret is in the answer, only here)", req: typeOf[client.CreateKeyRequest](), resp: typeOf[client.CreatedKey](), status: 201, handler: s.admin(s.createKey)},
+		{method: "GET", path: "/v1/keys", plane: AdminPlane, scope: "keys.read", summary: "List keys of an app and/or an owner", query: append([]param{{"app_id", "keys of this app"}, {"owner_id", "keys of this owner"}}, pageParams...), resp: typeOf[client.List[client.Key]](), status: 200, handler: s.admin(s.listKeys)},
+		{method: "GET", path: "/v1/keys/{id}", plane: AdminPlane, scope: "keys.read", summary: "Get a key", resp: typeOf[client.Key](), status: 200, handler: s.admin(s.getKey)},
+		{method: "PATCH", path: "/v1/keys/{id}", plane: AdminPlane, scope: "keys.write", summary: "Update a key (fields given; null clears)", req: typeOf[client.UpdateKeyRequest](), resp: typeOf[client.Key](), status: 200, handler: s.admin(s.updateKey)},
+		{method: "DELETE", path: "/v1/keys/{id}", plane: AdminPlane, scope: "keys.write", summary: "Revoke (delete) a key", status: 204, handler: s.admin(s.revokeKey)},
+		{method: "POST", path: "/v1/keys/{id}/roll", plane: AdminPlane, scope: "keys.write", summary: "Give a key a new secret; the old one works for grace_period_ms", req: typeOf[client.RollKeyRequest](), resp: typeOf[client.CreatedKey](), status: 200, handler: s.admin(s.rollKey)},
+		{method: "POST", path: "/v1/keys/{id}/credits", plane: AdminPlane, scope: "keys.write", summary: "Set, increment or decrement a key's credits", req: typeOf[client.CreditsRequest](), resp: typeOf[client.CreditsResponse](), status: 200, handler: s.admin(s.adjustCredits)},
+		{method: "POST", path: "/v1/rootkeys", plane: AdminPlane, scope: "rootkeys.write", summary: "Create a root key", req: typeOf[client.CreateRootKeyRequest](), resp: typeOf[client.CreatedRootKey](), status: 201, handler: s.admin(s.createRootKey)},
+		{method: "GET", path: "/v1/rootkeys", plane: AdminPlane, scope: "rootkeys.read", summary: "List root keys", query: pageParams, resp: typeOf[client.List[client.RootKey]](), status: 200, handler: s.admin(s.listRootKeys)},
+		{method: "DELETE", path: "/v1/rootkeys/{id}", plane: AdminPlane, scope: "rootkeys.write", summary: "Revoke a root key", status: 204, handler: s.admin(s.revokeRootKey)},
+		{method: "GET", path: "/v1/audit", plane: AdminPlane, scope: "audit.read", summary: "List audit entries, newest first", query: pageParams, resp: typeOf[client.List[client.AuditEntry]](), status: 200, handler: s.admin(s.listAudit)},
+		{method: "POST", path: "/v1/audit/verify", plane: AdminPlane, scope: "audit.read", summary: "Check the audit hash chain", resp: typeOf[client.AuditVerifyResult](), status: 200, handler: s.admin(s.verifyAudit)},
+	}
+}
+
+// mux builds the handler of one plane from the route table.
+func (s *Server) mux(plane Plane) *http.ServeMux {
+	m := http.NewServeMux()
+	for _, rt := range s.routes() {
+		if rt.plane&plane != 0 {
+			m.Handle(rt.method+" "+rt.path, rt.handler)
+		}
+	}
+	m.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, client.Problem{Status: http.StatusNotFound, Code: "route_not_found", Detail: "no such endpoint on this listener", Instance: r.URL.Path})
+	}))
+	return m
+}

@@ -1,0 +1,241 @@
+// Package verify is the hot path: a credential in, a decision out. It reads
+// keys from an in-memory cache and touches the store on a miss only (misses
+// for one secret coalesce), or to spend credits, which must be durable before
+// a VALID answer. It knows nothing of HTTP or gRPC.
+package verify
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/typeauth/typeauth/internal/auth"
+	"github.com/typeauth/typeauth/internal/keyfmt"
+)
+
+// Options tune the verifier. Zero values take the defaults.
+type Options struct {
+	// NegativeTTL is how long an unknown secret is remembered as unknown
+	// (default 5s). A key created on this node is found at once regardless.
+	NegativeTTL time.Duration
+	// PositiveTTL is how long a cached key is served before it is read again
+	// from the store (default 30s). Changes made through this node take
+	// effect at once; the TTL bounds staleness of changes made elsewhere.
+	PositiveTTL time.Duration
+	// StoreTimeout bounds every store call on the verify path (default 2s).
+	StoreTimeout time.Duration
+	// MaxNegative bounds the number of negative entries (default 100,000).
+	MaxNegative int
+	// Now is the clock (default time.Now).
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Verifier answers verify requests.
+type Verifier struct {
+	store  auth.KeyReader
+	cache  *cache
+	flight singleflight.Group
+	opt    Options
+}
+
+// New returns a Verifier reading from store.
+func New(store auth.KeyReader, opt Options) *Verifier {
+	if opt.NegativeTTL <= 0 {
+		opt.NegativeTTL = 5 * time.Second
+	}
+	if opt.PositiveTTL <= 0 {
+		opt.PositiveTTL = 30 * time.Second
+	}
+	if opt.StoreTimeout <= 0 {
+		opt.StoreTimeout = 2 * time.Second
+	}
+	if opt.MaxNegative <= 0 {
+		opt.MaxNegative = 100_000
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Verifier{store: store, cache: newCache(opt.MaxNegative), opt: opt}
+}
+
+// Request is one verification.
+type Request struct {
+	Key   string
+	AppID string // "" accepts a key of any app
+	// CreditCost is taken from the key's credits on success (0 spends none).
+	CreditCost int64
+	// IP is the client address, checked against the key's allow list.
+	// The zero Addr means unknown: a key with an allow list then fails.
+	IP netip.Addr
+}
+
+// Decision is the answer. Key is set whenever the credential was found and
+// belongs to the requested app, even when denied, so that callers can say
+// which key was refused.
+type Decision struct {
+	Code       auth.Code
+	Key        *auth.Key
+	HasCredits bool
+	Remaining  int64 // credits left, when HasCredits
+	Reason     string
+}
+
+// Valid reports whether the decision allows the request.
+func (d *Decision) Valid() bool { return d.Code == auth.CodeValid }
+
+// Verify decides. An error means the verifier could not decide (the store
+// failed): the caller must fail closed. A denial is a Decision, not an error.
+func (v *Verifier) Verify(ctx context.Context, r *Request) (Decision, error) {
+	if _, err := keyfmt.Check(r.Key); err != nil {
+		return Decision{Code: auth.CodeMalformed, Reason: err.Error()}, nil
+	}
+	h := keyfmt.Hash(r.Key)
+	now := v.opt.Now()
+	e, err := v.lookup(ctx, &h, now)
+	if err != nil {
+		return Decision{}, err
+	}
+	if e.key == nil || subtle.ConstantTimeCompare(e.secret.Hash[:], h[:]) != 1 {
+		return Decision{Code: auth.CodeNotFound}, nil
+	}
+	if e.secret.ExpiresAt != nil && !now.Before(*e.secret.ExpiresAt) {
+		// The grace period of a rolled secret has ended.
+		v.cache.drop(h)
+		return Decision{Code: auth.CodeNotFound}, nil
+	}
+	k := e.key
+	if r.AppID != "" && r.AppID != k.AppID {
+		return Decision{Code: auth.CodeForbidden, Reason: "key belongs to another app"}, nil
+	}
+	d := Decision{Key: k}
+	if k.Credits != nil {
+		d.HasCredits = true
+		d.Remaining = k.Credits.Effective(now)
+	}
+	switch {
+	case !k.Enabled:
+		d.Code = auth.CodeDisabled
+		return d, nil
+	case k.ExpiresAt != nil && !now.Before(*k.ExpiresAt):
+		d.Code = auth.CodeExpired
+		return d, nil
+	case len(k.IPAllowlist) > 0 && !ipAllowed(k.IPAllowlist, r.IP):
+		d.Code = auth.CodeForbidden
+		d.Reason = "client ip is not in the key's allow list"
+		return d, nil
+	}
+	if k.Credits != nil {
+		cost := r.CreditCost
+		if cost < 0 {
+			cost = 0
+		}
+		sctx, cancel := context.WithTimeout(ctx, v.opt.StoreTimeout)
+		res, err := v.store.SpendCredits(sctx, k.ID, cost, now)
+		cancel()
+		if errors.Is(err, auth.ErrNotFound) {
+			// Deleted (or credits removed) since it was cached.
+			v.cache.invalidate(k.ID)
+			return Decision{Code: auth.CodeNotFound}, nil
+		}
+		if err != nil {
+			return Decision{}, fmt.Errorf("spend credits: %w", err)
+		}
+		d.Remaining = res.Remaining
+		if !res.OK {
+			d.Code = auth.CodeUsageExceeded
+			d.Reason = "not enough credits left: " + strconv.FormatInt(res.Remaining, 10)
+			return d, nil
+		}
+	}
+	d.Code = auth.CodeValid
+	return d, nil
+}
+
+func ipAllowed(list []netip.Prefix, ip netip.Addr) bool {
+	if !ip.IsValid() {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range list {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// lookup returns the cache entry for h, loading it from the store on a miss
+// or when it is older than its TTL. Concurrent misses for h share one load.
+func (v *Verifier) lookup(ctx context.Context, h *[32]byte, now time.Time) (*entry, error) {
+	if e := v.cache.get(h); e != nil {
+		ttl := v.opt.PositiveTTL
+		if e.key == nil {
+			ttl = v.opt.NegativeTTL
+		}
+		if now.Sub(e.loadedAt) < ttl {
+			return e, nil
+		}
+	}
+	return v.load(ctx, *h, now)
+}
+
+// load reads h from the store (a cache miss). It takes h by value so that the
+// hit path's hash never escapes to the heap.
+func (v *Verifier) load(ctx context.Context, h [32]byte, now time.Time) (*entry, error) {
+	gen := v.cache.gen.Load()
+	// The flight key includes the generation: a verify that starts after an
+	// invalidation never joins a load that started before it.
+	fk := make([]byte, 0, 40)
+	fk = append(fk, h[:]...)
+	fk = strconv.AppendUint(fk, gen, 10)
+	ch := v.flight.DoChan(string(fk), func() (any, error) {
+		// The load must not be cancelled by the first caller going away.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.opt.StoreTimeout)
+		defer cancel()
+		k, s, err := v.store.KeyBySecret(lctx, h)
+		e := &entry{loadedAt: now}
+		switch {
+		case errors.Is(err, auth.ErrNotFound):
+			e.secret = &auth.Secret{}
+		case err != nil:
+			return nil, fmt.Errorf("load key: %w", err)
+		default:
+			e.key, e.secret = k, s
+		}
+		v.cache.put(h, e, gen)
+		return e, nil
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*entry), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// InvalidateKey makes the next verify of any secret of the key, and of the
+// given hashes, read the store. Management calls it after every committed
+// change, before answering.
+func (v *Verifier) InvalidateKey(keyID string, hashes ...[32]byte) {
+	v.cache.invalidate(keyID, hashes...)
+}
+
+// InvalidateAll empties the cache.
+func (v *Verifier) InvalidateAll() { v.cache.invalidateAll() }
+
+// CacheStats reports the number of cached keys and unknown secrets.
+func (v *Verifier) CacheStats() (positive, negative int) { return v.cache.len() }
