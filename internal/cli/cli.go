@@ -14,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -28,6 +29,9 @@ const (
 	DefaultAdminURL = "http://127.0.0.1:8081"
 	DefaultDataURL  = "http://127.0.0.1:8080"
 )
+
+// requestTimeout bounds each API call of a client command.
+const requestTimeout = 30 * time.Second
 
 // Exit codes.
 const (
@@ -68,7 +72,13 @@ func (g *globals) register(fs *flag.FlagSet) {
 		"data-plane `URL` (env TYPEAUTH_URL; default "+DefaultDataURL+", or derived from --admin-url: port 8081 becomes 8080)")
 }
 
-var globalFlagNames = map[string]bool{"json": true, "admin-url": true, "url": true}
+func isGlobalFlag(name string) bool {
+	switch name {
+	case "json", "admin-url", "url":
+		return true
+	}
+	return false
+}
 
 // group is a command with subcommands (apps, keys, …).
 type group struct {
@@ -269,13 +279,13 @@ func (e *env) newCmd(g globals, path, args, summary string) *cmd {
 func (c *cmd) usage(w io.Writer) {
 	fmt.Fprintf(w, "Usage: typeauth %s %s\n\n%s\n", c.path, c.args, c.summary)
 	var own bool
-	c.fs.VisitAll(func(f *flag.Flag) { own = own || !globalFlagNames[f.Name] })
+	c.fs.VisitAll(func(f *flag.Flag) { own = own || !isGlobalFlag(f.Name) })
 	if own {
 		fmt.Fprint(w, "\nFlags:\n")
-		printFlags(w, c.fs, func(n string) bool { return !globalFlagNames[n] })
+		printFlags(w, c.fs, func(n string) bool { return !isGlobalFlag(n) })
 	}
 	fmt.Fprint(w, "\nGlobal flags:\n")
-	printFlags(w, c.fs, func(n string) bool { return globalFlagNames[n] }, [2]string{"-h, --help", "show this help"})
+	printFlags(w, c.fs, func(n string) bool { return isGlobalFlag(n) }, [2]string{"-h, --help", "show this help"})
 }
 
 // printFlags prints the flags that keep selects, one a line, then extra lines.
@@ -385,7 +395,8 @@ func (c *cmd) client() (*client.Client, error) {
 func (c *cmd) dataClient() *client.Client { return c.newClient() }
 
 func (c *cmd) newClient(opts ...client.Option) *client.Client {
-	opts = append(opts, client.WithUserAgent("typeauth-cli/"+moduleVersion()))
+	opts = append(opts, client.WithUserAgent("typeauth-cli/"+moduleVersion()),
+		client.WithHTTPClient(&http.Client{Timeout: requestTimeout}))
 	if c.g.dataURL != "" {
 		opts = append(opts, client.WithDataURL(c.g.dataURL))
 	}

@@ -20,7 +20,7 @@ import (
 const testRootKey = "tark_testROOTkey0123456789"
 
 // fixedNow is the clock of every test run.
-var fixedNow = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+func fixedNow() time.Time { return time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC) }
 
 // apiReq is one request the fake API received.
 type apiReq struct {
@@ -97,7 +97,7 @@ func (f *fakeAPI) run(t *testing.T, args []string, extra map[string]string, stdi
 		stdin:  strings.NewReader(stdin),
 		stdout: &out,
 		stderr: &errb,
-		now:    func() time.Time { return fixedNow },
+		now:    fixedNow,
 	}
 	code = e.run(args)
 	return code, out.String(), errb.String()
@@ -756,7 +756,7 @@ func TestParseHelpers(t *testing.T) {
 	if err != nil || d != 30*24*time.Hour {
 		t.Errorf("30d = %v, %v", d, err)
 	}
-	if _, err := parseExpiry("-1h", fixedNow); err == nil {
+	if _, err := parseExpiry("-1h", fixedNow()); err == nil {
 		t.Error("a past duration was accepted")
 	}
 	rl, err := parseRateLimit("api:5/250ms")
