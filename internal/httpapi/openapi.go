@@ -66,6 +66,17 @@ func (s *Server) OpenAPI() map[string]any {
 			op["security"] = []any{map[string]any{"rootKey": []string{}}}
 			op["description"] = "Requires a root key with the scope " + rt.scope + "."
 		}
+		if rt.method == "" { // any method
+			for _, m := range []string{"get", "post", "put", "patch", "delete", "head", "options"} {
+				c := map[string]any{}
+				for k, v := range op {
+					c[k] = v
+				}
+				c["operationId"] = operationID(m, rt.path)
+				item[m] = c
+			}
+			continue
+		}
 		item[strings.ToLower(rt.method)] = op
 	}
 	return map[string]any{

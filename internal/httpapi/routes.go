@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"reflect"
+	"strings"
 
 	"github.com/typeauth/typeauth/client"
 )
@@ -42,6 +43,8 @@ func (s *Server) routes() []route {
 	return []route{
 		// data plane
 		{method: "POST", path: "/v1/verify", plane: DataPlane, summary: "Verify an API key", req: typeOf[client.VerifyRequest](), resp: typeOf[client.VerifyResponse](), status: 200, handler: s.handleVerify()},
+		{method: "", path: "/v1/authorize", plane: DataPlane, summary: "Forward-auth for gateways (any method, any sub-path): 200 with identity headers and an empty body, or 401/403/429 with X-TypeAuth-Code", status: 200, handler: s.handleAuthorize()},
+		{method: "", path: "/v1/authorize/", plane: DataPlane, summary: "Forward-auth with the original path appended (Envoy path_prefix)", status: 200, handler: s.handleAuthorize()},
 		// both planes
 		{method: "GET", path: "/healthz", plane: BothPlanes, summary: "Liveness", status: 200, handler: handleHealthz()},
 		{method: "GET", path: "/readyz", plane: BothPlanes, summary: "Readiness: 200 once the store is open and migrated", status: 200, handler: s.handleReadyz()},
@@ -72,7 +75,7 @@ func (s *Server) mux(plane Plane) *http.ServeMux {
 	m := http.NewServeMux()
 	for _, rt := range s.routes() {
 		if rt.plane&plane != 0 {
-			m.Handle(rt.method+" "+rt.path, rt.handler)
+			m.Handle(strings.TrimSpace(rt.method+" "+rt.path), rt.handler)
 		}
 	}
 	m.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

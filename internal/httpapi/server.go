@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/typeauth/typeauth/internal/gateway"
 	"github.com/typeauth/typeauth/internal/manage"
 	"github.com/typeauth/typeauth/internal/verify"
 )
@@ -26,6 +27,7 @@ type Options struct {
 // Server holds the dependencies of every handler.
 type Server struct {
 	verifier *verify.Verifier
+	gateway  *gateway.Decider
 	manage   *manage.Service
 	log      *slog.Logger
 	opt      Options
@@ -42,7 +44,7 @@ func New(v *verify.Verifier, m *manage.Service, log *slog.Logger, opt Options) *
 	if opt.Ready == nil {
 		opt.Ready = func(context.Context) error { return nil }
 	}
-	return &Server{verifier: v, manage: m, log: log, opt: opt}
+	return &Server{verifier: v, gateway: gateway.New(v), manage: m, log: log, opt: opt}
 }
 
 // DataHandler serves the data plane.
