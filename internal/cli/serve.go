@@ -16,6 +16,7 @@ import (
 	"github.com/typeauth/typeauth/internal/config"
 	"github.com/typeauth/typeauth/internal/httpapi"
 	"github.com/typeauth/typeauth/internal/manage"
+	"github.com/typeauth/typeauth/internal/store/postgres"
 	"github.com/typeauth/typeauth/internal/store/sqlite"
 	"github.com/typeauth/typeauth/internal/verify"
 )
@@ -93,7 +94,7 @@ type store interface {
 
 func openStore(ctx context.Context, cfg config.Config) (store, error) {
 	if cfg.DatabaseURL != "" {
-		return nil, errors.New("TODO-PG") // postgres.Open(ctx, cfg.DatabaseURL)
+		return postgres.Open(ctx, cfg.DatabaseURL)
 	}
 	return sqlite.OpenDir(ctx, cfg.DataDir)
 }

@@ -1,0 +1,325 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/typeauth/typeauth/internal/auth"
+)
+
+// KeyBySecret returns the key that has a secret with this hash, and that
+// secret. It returns the secret even when its ExpiresAt has passed: the caller
+// (the verifier) compares Secret.ExpiresAt with its own clock. ErrNotFound if
+// no secret has this hash.
+func (s *Store) KeyBySecret(ctx context.Context, hash [32]byte) (*auth.Key, *auth.Secret, error) {
+	var (
+		h       []byte
+		sec     auth.Secret
+		created int64
+		expires sql.NullInt64
+	)
+	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+prefixed("k.", keyColumns)+`,
+		s.hash, s.start, s.created_at, s.expires_at
+		FROM key_secrets s JOIN keys k ON k.id = s.key_id WHERE s.hash = $1`, hash[:]),
+		&h, &sec.Start, &created, &expires)
+	if err != nil {
+		return nil, nil, translate("key by secret", err)
+	}
+	if sec.Hash, err = hash32(h); err != nil {
+		return nil, nil, err
+	}
+	sec.KeyID, sec.CreatedAt, sec.ExpiresAt = k.ID, fromMS(created), fromNullMS(expires)
+	return k, &sec, nil
+}
+
+// periodStarts returns the daily and monthly refill period starts at now.
+func periodStarts(now time.Time) (day, month int64) {
+	return ms(auth.RefillDaily.PeriodStart(now)), ms(auth.RefillMonthly.PeriodStart(now))
+}
+
+// With @day and @month the daily and monthly period starts at now: the period
+// start of the key's refill interval (NULL if none); a refill is due when
+// refill_amount > 0 and the last refill is older than it.
+const (
+	spendPeriodStart = `(CASE refill_interval WHEN 'daily' THEN @day::bigint WHEN 'monthly' THEN @month::bigint END)`
+	spendDue         = `(coalesce(refill_amount, 0) > 0 AND ` + spendPeriodStart + ` IS NOT NULL AND
+		(last_refill_at IS NULL OR last_refill_at < ` + spendPeriodStart + `))`
+	spendEffective = `(CASE WHEN ` + spendDue + ` THEN refill_amount ELSE credits_remaining END)`
+)
+
+// SpendCredits applies a due refill and takes cost credits in one
+// conditional UPDATE (concurrent spends on the key wait for each other's row
+// lock and re-check the condition), committed before it returns. When too
+// few credits remain it writes nothing and reports the effective remaining.
+// ErrNotFound if the key does not exist or has no credits.
+func (s *Store) SpendCredits(ctx context.Context, keyID string, cost int64, now time.Time) (auth.SpendResult, error) {
+	if cost < 0 {
+		return auth.SpendResult{}, auth.Errorf(auth.ErrInvalid, "invalid_cost", "credit cost must not be negative")
+	}
+	day, month := periodStarts(now)
+	if cost > 0 {
+		var remaining int64
+		err := s.pool.QueryRow(ctx, `UPDATE keys SET
+			credits_remaining = `+spendEffective+` - @cost::bigint,
+			last_refill_at = CASE WHEN `+spendDue+` THEN `+spendPeriodStart+` ELSE last_refill_at END
+			WHERE id = @id AND credits_remaining IS NOT NULL AND `+spendEffective+` >= @cost::bigint
+			RETURNING credits_remaining`, pgx.NamedArgs{"id": keyID, "cost": cost, "day": day, "month": month},
+		).Scan(&remaining)
+		if err == nil {
+			return auth.SpendResult{OK: true, Remaining: remaining}, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return auth.SpendResult{}, translate("spend credits", err)
+		}
+	}
+	// Not enough credits, or nothing to spend: report the effective remaining.
+	var remaining sql.NullInt64
+	err := s.pool.QueryRow(ctx, `SELECT `+spendEffective+` FROM keys WHERE id = @id`,
+		pgx.NamedArgs{"id": keyID, "day": day, "month": month}).Scan(&remaining)
+	if err != nil {
+		return auth.SpendResult{}, translate("spend credits", err)
+	}
+	if !remaining.Valid {
+		return auth.SpendResult{}, fmt.Errorf("postgres: spend credits: key has no credits: %w", auth.ErrNotFound)
+	}
+	return auth.SpendResult{OK: cost == 0, Remaining: remaining.Int64}, nil
+}
+
+// GetApp returns the app with this id; ErrNotFound if none.
+func (s *Store) GetApp(ctx context.Context, id string) (*auth.App, error) {
+	a, err := scanApp(s.pool.QueryRow(ctx, `SELECT `+appColumns+` FROM apps WHERE id = $1`, id))
+	if err != nil {
+		return nil, translate("get app", err)
+	}
+	return a, nil
+}
+
+// ListApps lists apps oldest first.
+func (s *Store) ListApps(ctx context.Context, p auth.Page) ([]*auth.App, string, error) {
+	return listByID(ctx, s.pool, "list apps", `SELECT `+appColumns+` FROM apps WHERE id > $1`, nil, p, scanApp,
+		func(a *auth.App) string { return a.ID })
+}
+
+// GetKey returns the key with this id; ErrNotFound if none.
+func (s *Store) GetKey(ctx context.Context, id string) (*auth.Key, error) {
+	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM keys WHERE id = $1`, id))
+	if err != nil {
+		return nil, translate("get key", err)
+	}
+	return k, nil
+}
+
+// ListKeys lists keys oldest first, narrowed by f.AppID and f.OwnerID when set.
+func (s *Store) ListKeys(ctx context.Context, f auth.KeyFilter, p auth.Page) ([]*auth.Key, string, error) {
+	q := `SELECT ` + keyColumns + ` FROM keys WHERE id > $1`
+	var args []any
+	if f.AppID != "" {
+		args = append(args, f.AppID)
+		q += ` AND app_id = $` + strconv.Itoa(len(args)+1)
+	}
+	if f.OwnerID != "" {
+		args = append(args, f.OwnerID)
+		q += ` AND owner_id = $` + strconv.Itoa(len(args)+1)
+	}
+	return listByID(ctx, s.pool, "list keys", q, args, p, func(sc scanner) (*auth.Key, error) { return scanKey(sc) },
+		func(k *auth.Key) string { return k.ID })
+}
+
+// SecretsOf returns every secret of the key, oldest first.
+func (s *Store) SecretsOf(ctx context.Context, keyID string) ([]auth.Secret, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+secretColumns+` FROM key_secrets WHERE key_id = $1
+		ORDER BY created_at, hash`, keyID)
+	if err != nil {
+		return nil, translate("secrets of", err)
+	}
+	defer rows.Close()
+	var out []auth.Secret
+	for rows.Next() {
+		sec, err := scanSecret(rows)
+		if err != nil {
+			return nil, translate("secrets of", err)
+		}
+		out = append(out, *sec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate("secrets of", err)
+	}
+	return out, nil
+}
+
+// RootKeyByHash returns the root key with this hash, revoked or not (the
+// caller checks RevokedAt); ErrNotFound if none.
+func (s *Store) RootKeyByHash(ctx context.Context, hash [32]byte) (*auth.RootKey, error) {
+	r, err := scanRootKey(s.pool.QueryRow(ctx, `SELECT `+rootKeyColumns+` FROM root_keys WHERE hash = $1`, hash[:]))
+	if err != nil {
+		return nil, translate("root key by hash", err)
+	}
+	return r, nil
+}
+
+// ListRootKeys lists root keys (revoked ones included) oldest first.
+func (s *Store) ListRootKeys(ctx context.Context, p auth.Page) ([]*auth.RootKey, string, error) {
+	return listByID(ctx, s.pool, "list root keys", `SELECT `+rootKeyColumns+` FROM root_keys WHERE id > $1`, nil, p,
+		scanRootKey, func(r *auth.RootKey) string { return r.ID })
+}
+
+// CountRootKeys counts root keys that are not revoked.
+func (s *Store) CountRootKeys(ctx context.Context) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM root_keys WHERE revoked_at IS NULL`).Scan(&n); err != nil {
+		return 0, translate("count root keys", err)
+	}
+	return n, nil
+}
+
+// ListAudit lists audit entries newest first.
+func (s *Store) ListAudit(ctx context.Context, p auth.Page) ([]*auth.AuditEntry, string, error) {
+	limit := pageLimit(p)
+	var before int64 = 1<<63 - 1
+	if p.Cursor != "" {
+		var err error
+		if before, err = decodeSeqCursor(p.Cursor); err != nil {
+			return nil, "", err
+		}
+	}
+	out, err := s.auditQuery(ctx, "list audit",
+		`SELECT `+auditColumns+` FROM audit WHERE seq < $1 ORDER BY seq DESC LIMIT $2`, before, limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = encodeCursor(strconv.FormatInt(out[limit-1].Seq, 10))
+	}
+	return out, next, nil
+}
+
+// AuditChain calls fn for every audit entry, oldest first. It reads in
+// batches, so fn may be slow without holding a connection.
+func (s *Store) AuditChain(ctx context.Context, fn func(*auth.AuditEntry) error) error {
+	const batch = 500
+	var after int64
+	for {
+		entries, err := s.auditQuery(ctx, "audit chain",
+			`SELECT `+auditColumns+` FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2`, after, batch)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(entries) < batch {
+			return nil
+		}
+		after = entries[len(entries)-1].Seq
+	}
+}
+
+func (s *Store) auditQuery(ctx context.Context, op, q string, args ...any) ([]*auth.AuditEntry, error) {
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, translate(op, err)
+	}
+	defer rows.Close()
+	var out []*auth.AuditEntry
+	for rows.Next() {
+		e, err := scanAudit(rows)
+		if err != nil {
+			return nil, translate(op, err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(op, err)
+	}
+	return out, nil
+}
+
+// GetIdempotency returns the record with this id; ErrNotFound if none.
+func (s *Store) GetIdempotency(ctx context.Context, id [32]byte) (*auth.IdempotencyRecord, error) {
+	var r auth.IdempotencyRecord
+	var rid, rh []byte
+	var created int64
+	err := s.pool.QueryRow(ctx, `SELECT id, request_hash, status, body, created_at FROM idempotency WHERE id = $1`,
+		id[:]).Scan(&rid, &rh, &r.Status, &r.Body, &created)
+	if err != nil {
+		return nil, translate("get idempotency", err)
+	}
+	if r.ID, err = hash32(rid); err != nil {
+		return nil, err
+	}
+	if r.RequestHash, err = hash32(rh); err != nil {
+		return nil, err
+	}
+	r.CreatedAt = fromMS(created)
+	return &r, nil
+}
+
+// querier is *pgxpool.Pool or pgx.Tx.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// listByID runs q (whose first placeholder, $1, is "id > $1"; args fill $2…)
+// ordered by id, one page at a time; the cursor is the last id returned.
+func listByID[T any](ctx context.Context, db querier, op, q string, args []any, p auth.Page,
+	scan func(scanner) (T, error), id func(T) string) ([]T, string, error) {
+	limit := pageLimit(p)
+	after := ""
+	if p.Cursor != "" {
+		var err error
+		if after, err = decodeCursor(p.Cursor); err != nil {
+			return nil, "", err
+		}
+	}
+	all := append(append([]any{after}, args...), limit+1)
+	rows, err := db.Query(ctx, q+` ORDER BY id LIMIT $`+strconv.Itoa(len(all)), all...)
+	if err != nil {
+		return nil, "", translate(op, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, "", translate(op, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", translate(op, err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = encodeCursor(id(out[limit-1]))
+	}
+	return out, next, nil
+}
+
+// prefixed qualifies each column of a column list with p.
+func prefixed(p, cols string) string {
+	out := make([]byte, 0, len(cols)*2)
+	start := true
+	for i := 0; i < len(cols); i++ {
+		c := cols[i]
+		if start && c != ' ' && c != '\t' && c != '\n' {
+			out = append(out, p...)
+			start = false
+		}
+		if c == ',' {
+			start = true
+		}
+		out = append(out, c)
+	}
+	return string(out)
+}
