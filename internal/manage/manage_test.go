@@ -161,8 +161,11 @@ func TestScopes(t *testing.T) {
 		"create in other app": func() error { _, err := e.svc.CreateKey(ctx, narrow, &auth.Key{AppID: other.ID}, nil); return err }(),
 		"revoke in other app": e.svc.RevokeKey(ctx, narrow, ok.Key.ID),
 		"list apps":           func() error { _, _, err := e.svc.ListApps(ctx, narrow, auth.Page{}); return err }(),
-		"list by owner only":  func() error { _, _, err := e.svc.ListKeys(ctx, narrow, auth.KeyFilter{OwnerID: "x"}, auth.Page{}); return err }(),
-		"audit":               func() error { _, _, err := e.svc.ListAudit(ctx, narrow, auth.Page{}); return err }(),
+		"list by owner only": func() error {
+			_, _, err := e.svc.ListKeys(ctx, narrow, auth.KeyFilter{OwnerID: "x"}, auth.Page{})
+			return err
+		}(),
+		"audit": func() error { _, _, err := e.svc.ListAudit(ctx, narrow, auth.Page{}); return err }(),
 	} {
 		if !errors.Is(err, auth.ErrForbidden) {
 			t.Errorf("%s: %v, want ErrForbidden", name, err)
