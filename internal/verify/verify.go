@@ -78,6 +78,30 @@ type Request struct {
 	// IP is the client address, checked against the key's allow list.
 	// The zero Addr means unknown: a key with an allow list then fails.
 	IP netip.Addr
+	// Permissions is a permission query the key must satisfy, e.g.
+	// "documents.read AND (billing.write OR admin)"; "" requires none.
+	Permissions string
+	// RateLimits names the key's (or its identity's) limits to apply, on
+	// top of those marked auto_apply.
+	RateLimits []RateLimitUse
+}
+
+// RateLimitUse applies one named limit at a cost. Limit and Duration, when
+// set, override the stored limit for this call.
+type RateLimitUse struct {
+	Name     string
+	Cost     int64 // default 1 when not set; use CostSet for an explicit 0
+	CostSet  bool
+	Limit    int64
+	Duration time.Duration
+}
+
+// LimitState is one rate limit's state after a verify.
+type LimitState struct {
+	Name      string
+	Limit     int64
+	Remaining int64
+	ResetAt   time.Time
 }
 
 // Decision is the answer. Key is set whenever the credential was found and
@@ -89,6 +113,13 @@ type Decision struct {
 	HasCredits bool
 	Remaining  int64 // credits left, when HasCredits
 	Reason     string
+	// RateLimits is the state of every limit applied; on RATE_LIMITED,
+	// DeniedLimit names the one that denied and RetryAfter when to retry.
+	RateLimits  []LimitState
+	DeniedLimit string
+	RetryAfter  time.Duration
+	// Missing lists the permissions that were missing (INSUFFICIENT_PERMISSIONS).
+	Missing []string
 }
 
 // Valid reports whether the decision allows the request.
