@@ -122,6 +122,8 @@ type Decision struct {
 	Missing []string
 }
 
+var errUnsupported = auth.Errorf(auth.ErrInvalid, "unsupported", "permission queries and rate limits are not enforced by this version")
+
 // Valid reports whether the decision allows the request.
 func (d *Decision) Valid() bool { return d.Code == auth.CodeValid }
 
@@ -130,6 +132,10 @@ func (d *Decision) Valid() bool { return d.Code == auth.CodeValid }
 func (v *Verifier) Verify(ctx context.Context, r *Request) (Decision, error) {
 	if _, err := keyfmt.Check(r.Key); err != nil {
 		return Decision{Code: auth.CodeMalformed, Reason: err.Error()}, nil
+	}
+	if r.Permissions != "" || len(r.RateLimits) > 0 {
+		// Never ignore a constraint a caller asked for.
+		return Decision{}, errUnsupported
 	}
 	h := keyfmt.Hash(r.Key)
 	now := v.opt.Now()
