@@ -257,7 +257,7 @@ type VerifyResponse struct {
 	KeyID       string           `json:"key_id,omitempty"`
 	AppID       string           `json:"app_id,omitempty"`
 	OwnerID     string           `json:"owner_id,omitempty"`
-	Identity    json.RawMessage  `json:"identity,omitempty"`
+	Identity    *VerifyIdentity  `json:"identity,omitempty"`
 	Name        string           `json:"name,omitempty"`
 	Meta        json.RawMessage  `json:"meta,omitempty"`
 	Enabled     bool             `json:"enabled"`
@@ -266,5 +266,9 @@ type VerifyResponse struct {
 	RateLimits  []RateLimitState `json:"ratelimits,omitempty"`
 	Permissions []string         `json:"permissions,omitempty"`
 	Roles       []string         `json:"roles,omitempty"`
-	Message     string           `json:"message,omitempty"`
+	// MissingPermissions lists what an INSUFFICIENT_PERMISSIONS answer lacked.
+	MissingPermissions []string `json:"missing_permissions,omitempty"`
+	// RetryAfterMs is set on RATE_LIMITED: when the denying limit has room again.
+	RetryAfterMs int64  `json:"retry_after_ms,omitempty"`
+	Message      string `json:"message,omitempty"`
 }

@@ -153,20 +153,27 @@ type Secret struct {
 // Scope names for root keys. A scope may be narrowed to one app with
 // ":<app id>" (e.g. "keys.write:app_123").
 const (
-	ScopeAll           = "*"
-	ScopeAppsRead      = "apps.read"
-	ScopeAppsWrite     = "apps.write"
-	ScopeKeysRead      = "keys.read"
-	ScopeKeysWrite     = "keys.write"
-	ScopeVerify        = "verify"
-	ScopeRootKeysRead  = "rootkeys.read"
-	ScopeRootKeysWrite = "rootkeys.write"
-	ScopeAuditRead     = "audit.read"
+	ScopeAll             = "*"
+	ScopeAppsRead        = "apps.read"
+	ScopeAppsWrite       = "apps.write"
+	ScopeKeysRead        = "keys.read"
+	ScopeKeysWrite       = "keys.write"
+	ScopeVerify          = "verify"
+	ScopeRootKeysRead    = "rootkeys.read"
+	ScopeRootKeysWrite   = "rootkeys.write"
+	ScopeAuditRead       = "audit.read"
+	ScopeIdentitiesRead  = "identities.read"
+	ScopeIdentitiesWrite = "identities.write"
+	ScopeRolesRead       = "roles.read"
+	ScopeRolesWrite      = "roles.write"
+	ScopeRateLimitsRead  = "ratelimits.read"
+	ScopeRateLimitsWrite = "ratelimits.write"
 )
 
 // KnownScopes lists the scope names a root key may carry.
 var KnownScopes = []string{ScopeAll, ScopeAppsRead, ScopeAppsWrite, ScopeKeysRead, ScopeKeysWrite,
-	ScopeVerify, ScopeRootKeysRead, ScopeRootKeysWrite, ScopeAuditRead}
+	ScopeVerify, ScopeRootKeysRead, ScopeRootKeysWrite, ScopeAuditRead, ScopeIdentitiesRead, ScopeIdentitiesWrite,
+	ScopeRolesRead, ScopeRolesWrite, ScopeRateLimitsRead, ScopeRateLimitsWrite}
 
 // RootKey is a credential for the management API.
 type RootKey struct {
@@ -255,6 +262,7 @@ type SpendResult struct {
 
 // Verifier-side view of a store: what the hot path needs on a cache miss.
 type KeyReader interface {
+	ConstraintReader
 	// KeyBySecret returns the key whose current or unexpired old secret has
 	// this hash, with that secret. Returns ErrNotFound if none.
 	KeyBySecret(ctx context.Context, hash [32]byte) (*Key, *Secret, error)
@@ -268,6 +276,8 @@ type KeyReader interface {
 // runs internal/store/storetest.
 type Store interface {
 	KeyReader
+	RuleStore
+	IdentityStore
 
 	// Tx runs fn in one serializable unit: all its writes land, or none.
 	// fn's error is returned as is. Returns ErrUnavailable if the store cannot
@@ -297,6 +307,7 @@ type Store interface {
 
 // Tx is the write side of the store, used inside Store.Tx.
 type Tx interface {
+	IdentityTx
 	GetApp(id string) (*App, error) // ErrNotFound
 	InsertApp(a *App) error         // ErrConflict if the id or key prefix is taken
 	UpdateApp(a *App) error         // ErrNotFound, ErrConflict

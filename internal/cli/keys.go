@@ -432,8 +432,11 @@ func verifyFields(r *client.VerifyResponse) [][2]string {
 	if len(r.Roles) > 0 {
 		add("roles", fmtList(r.Roles))
 	}
-	if m := fmtJSON(r.Identity); m != "-" {
-		add("identity", m)
+	if r.Identity != nil {
+		add("identity", r.Identity.ExternalID+" ("+r.Identity.ID+")")
+	}
+	if len(r.MissingPermissions) > 0 {
+		add("missing", fmtList(r.MissingPermissions))
 	}
 	if m := fmtJSON(r.Meta); m != "-" {
 		add("meta", m)

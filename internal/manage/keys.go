@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/typeauth/typeauth/internal/auth"
@@ -37,12 +38,6 @@ func (s *Service) validateKey(k *auth.Key) error {
 	if err := validText("owner_id", k.OwnerID, 256, false); err != nil {
 		return err
 	}
-	if k.IdentityID != "" {
-		return invalid("identity_not_found", "identity "+k.IdentityID+" not found")
-	}
-	if len(k.Roles) > 0 {
-		return invalid("role_not_found", "role "+k.Roles[0]+" not found")
-	}
 	if len(k.Meta) > 0 {
 		if len(k.Meta) > MaxMetaBytes {
 			return invalid("invalid_meta", fmt.Sprintf("meta must be at most %d bytes", MaxMetaBytes))
@@ -53,13 +48,9 @@ func (s *Service) validateKey(k *auth.Key) error {
 		}
 		k.Meta = buf.Bytes()
 	}
-	if len(k.Permissions) > MaxPermissions {
-		return invalid("invalid_permissions", fmt.Sprintf("at most %d permissions", MaxPermissions))
-	}
-	for _, p := range k.Permissions {
-		if !permissionRE.MatchString(p) {
-			return invalid("invalid_permissions", "permission names are 1-128 characters of A-Z a-z 0-9 _ - : . *")
-		}
+	k.Permissions, k.Roles = dedupe(k.Permissions), dedupe(k.Roles)
+	if err := validPermissions(k.Permissions); err != nil {
+		return err
 	}
 	if len(k.IPAllowlist) > MaxIPAllowlist {
 		return invalid("invalid_ip", fmt.Sprintf("at most %d ip_allowlist entries", MaxIPAllowlist))
@@ -99,6 +90,12 @@ func (s *Service) CreateKey(ctx context.Context, a Actor, k *auth.Key, idem *Ide
 		if errors.Is(err, auth.ErrNotFound) {
 			return nil, notFound("app")
 		} else if err != nil {
+			return nil, err
+		}
+		if err := checkIdentity(tx, k.IdentityID, k.AppID); err != nil {
+			return nil, err
+		}
+		if err := checkRoles(tx, k.Roles); err != nil {
 			return nil, err
 		}
 		secret, err := keyfmt.Generate(app.KeyPrefix)
@@ -180,6 +177,16 @@ func (s *Service) UpdateKey(ctx context.Context, a Actor, id string, patch func(
 		}
 		if err := s.validateKey(&after); err != nil {
 			return err
+		}
+		if after.IdentityID != before.IdentityID {
+			if err := checkIdentity(tx, after.IdentityID, before.AppID); err != nil {
+				return err
+			}
+		}
+		if !slices.Equal(after.Roles, before.Roles) {
+			if err := checkRoles(tx, after.Roles); err != nil {
+				return err
+			}
 		}
 		if c := after.Credits; c != nil && c.RefillAmount > 0 && c.LastRefillAt.IsZero() {
 			c.LastRefillAt = c.RefillInterval.PeriodStart(s.clock())

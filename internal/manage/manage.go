@@ -110,6 +110,12 @@ func auditJSON(v any) (json.RawMessage, error) {
 		v = wire.Key(x)
 	case *auth.RootKey:
 		v = wire.RootKey(x)
+	case *auth.Identity:
+		v = wire.Identity(x)
+	case *auth.Role:
+		v = wire.Role(x)
+	case *auth.RateLimitOverride:
+		v = wire.Override(x)
 	}
 	return json.Marshal(v)
 }

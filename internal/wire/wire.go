@@ -152,3 +152,19 @@ func quote(s string) string {
 	}
 	return `"` + s + `"`
 }
+
+func Identity(i *auth.Identity) client.Identity {
+	return client.Identity{ID: i.ID, AppID: i.AppID, ExternalID: i.ExternalID, Meta: i.Meta,
+		RateLimits: RateLimits(i.RateLimits), Permissions: nonNil(i.Permissions), Roles: nonNil(i.Roles),
+		CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt}
+}
+
+func Role(r *auth.Role) client.Role {
+	return client.Role{ID: r.ID, Name: r.Name, Description: r.Description, Permissions: nonNil(r.Permissions),
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
+
+func Override(o *auth.RateLimitOverride) client.RateLimitOverride {
+	return client.RateLimitOverride{ID: o.ID, Namespace: o.Namespace, Identifier: o.Identifier, Limit: o.Limit,
+		DurationMs: o.Duration.Milliseconds(), CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
+}
