@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -247,5 +248,33 @@ func TestGoLoad(t *testing.T) {
 	r = goLoad(context.Background(), strings.TrimPrefix(bad.URL, "http://"), wl, 2, 100*time.Millisecond)
 	if r.requests == 0 || r.non2xx != r.requests || r.firstErr == "" {
 		t.Errorf("failing server: %+v", r)
+	}
+}
+
+// TestGoLoadOnePass checks that a fill pass requests every key exactly once.
+func TestGoLoadOnePass(t *testing.T) {
+	wl := &workload{endpoint: "verify", appID: "app_1"}
+	for i := 0; i < 103; i++ {
+		wl.secrets = append(wl.secrets, newSecret("bench"))
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req client.VerifyRequest
+		json.NewDecoder(r.Body).Decode(&req)
+		mu.Lock()
+		seen[req.Key]++
+		mu.Unlock()
+		json.NewEncoder(w).Encode(client.VerifyResponse{Valid: true, Code: "VALID"})
+	}))
+	defer srv.Close()
+	r := goLoadN(context.Background(), strings.TrimPrefix(srv.URL, "http://"), wl, 8, 10*time.Second, true)
+	if r.requests != 103 || r.errors() != 0 {
+		t.Fatalf("one pass: %+v", r)
+	}
+	for _, s := range wl.secrets {
+		if seen[s] != 1 {
+			t.Errorf("key requested %d times", seen[s])
+		}
 	}
 }

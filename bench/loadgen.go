@@ -110,6 +110,12 @@ func (r *result) errors() uint64 { return r.non2xx + r.invalid + r.sockErrs }
 // with its own keep-alive TCP connection sending one request at a time (like
 // wrk), for dur. Latency is recorded per request into a log-linear histogram.
 func goLoad(ctx context.Context, addr string, wl *workload, conns int, dur time.Duration) result {
+	return goLoadN(ctx, addr, wl, conns, dur, false)
+}
+
+// goLoadN is goLoad; with onePass, the connections share the keys and stop
+// once every key was requested exactly once (or at dur, whichever is first).
+func goLoadN(ctx context.Context, addr string, wl *workload, conns int, dur time.Duration, onePass bool) result {
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
@@ -120,10 +126,16 @@ func goLoad(ctx context.Context, addr string, wl *workload, conns int, dur time.
 	end := start.Add(dur)
 	n := len(wl.secrets)
 	for c := 0; c < conns; c++ {
+		count := -1 // unbounded
+		if onePass {
+			if count = (c+1)*n/conns - c*n/conns; count == 0 {
+				continue
+			}
+		}
 		wg.Add(1)
-		go func(offset int) {
+		go func(offset, count int) {
 			defer wg.Done()
-			w := &loadWorker{addr: addr, wl: wl, end: end, next: offset % n}
+			w := &loadWorker{addr: addr, wl: wl, end: end, next: offset % n, left: count}
 			w.run(ctx)
 			mu.Lock()
 			defer mu.Unlock()
@@ -135,7 +147,7 @@ func goLoad(ctx context.Context, addr string, wl *workload, conns int, dur time.
 			if res.firstErr == "" {
 				res.firstErr = w.firstErr
 			}
-		}(c * n / conns)
+		}(c*n/conns, count)
 	}
 	wg.Wait()
 	res.elapsed = time.Since(start) // includes the last requests in flight at the end: ~1 latency
@@ -150,6 +162,7 @@ type loadWorker struct {
 	wl   *workload
 	end  time.Time
 	next int
+	left int // requests left to send; negative: no bound but end
 
 	h                         hist
 	non2xx, invalid, sockErrs uint64
@@ -170,7 +183,7 @@ func (w *loadWorker) run(ctx context.Context) {
 		req, scratch, body []byte
 		n                  = len(w.wl.secrets)
 	)
-	for dials := 0; dials < maxReconnects && time.Now().Before(w.end) && ctx.Err() == nil; dials++ {
+	for dials := 0; dials < maxReconnects && w.left != 0 && time.Now().Before(w.end) && ctx.Err() == nil; dials++ {
 		conn, err := net.DialTimeout("tcp", w.addr, 2*time.Second)
 		if err != nil {
 			w.sockErrs++
@@ -181,7 +194,8 @@ func (w *loadWorker) run(ctx context.Context) {
 		// No request may hang past the end of the run by more than this.
 		conn.SetDeadline(w.end.Add(5 * time.Second))
 		br := bufio.NewReaderSize(conn, 16<<10)
-		for time.Now().Before(w.end) && ctx.Err() == nil {
+		for w.left != 0 && time.Now().Before(w.end) && ctx.Err() == nil {
+			w.left--
 			req, scratch = w.wl.appendRequest(req[:0], scratch, w.addr, w.next)
 			if w.next++; w.next == n {
 				w.next = 0

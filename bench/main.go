@@ -45,6 +45,7 @@ type config struct {
 	conns, threads   int
 	gen, endpoint    string
 	latency          bool
+	fill             bool
 	onlyBaseline     bool
 	seedWorkers      int
 	state            string
@@ -64,6 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.threads, "threads", 2, "wrk threads (-t)")
 	fs.StringVar(&c.gen, "gen", "auto", "load generator: wrk, go, or auto (wrk when on PATH)")
 	fs.StringVar(&c.endpoint, "endpoint", "verify", "endpoint under load: verify (POST /v1/verify) or authorize (GET /v1/authorize)")
+	fs.BoolVar(&c.fill, "fill", true, "before the warm-up, request every key once on each target (built-in generator, at most 10 min), so that no measured run pays a first request of a key")
 	fs.BoolVar(&c.latency, "latency", false, "service latency mode: one connection, one thread (like wrk -t1 -c1)")
 	fs.BoolVar(&c.onlyBaseline, "only-baseline", false, "load the baseline only, with locally generated keys (no TypeAuth)")
 	fs.IntVar(&c.seedWorkers, "seed-workers", 16, "concurrent POST /v1/keys while seeding")
@@ -183,7 +185,11 @@ func (b *bench) run(ctx context.Context) error {
 		return err
 	}
 
-	b.logf("building ./bench/baseline%s", map[bool]string{false: " and ./cmd/typeauth", true: ""}[cfg.onlyBaseline])
+	if cfg.onlyBaseline {
+		b.logf("building ./bench/baseline")
+	} else {
+		b.logf("building ./bench/baseline and ./cmd/typeauth")
+	}
 	baselineBin := filepath.Join(b.tmp, "baseline")
 	if err := goBuild(ctx, root, "./bench/baseline", baselineBin); err != nil {
 		return err
@@ -220,6 +226,16 @@ func (b *bench) run(ctx context.Context) error {
 
 	b.printHeader()
 	failed := false
+	if cfg.fill {
+		for _, t := range b.targets {
+			r, err := b.fillPass(ctx, t)
+			if err != nil {
+				return err
+			}
+			b.printRow(r)
+			failed = failed || r.errors() > 0
+		}
+	}
 	if cfg.warmup > 0 {
 		for _, t := range b.targets {
 			r, err := b.load(ctx, t, cfg.warmup)
@@ -374,6 +390,19 @@ func (b *bench) startBaseline(ctx context.Context, bin string) error {
 	return nil
 }
 
+// fillPass requests every key once, spread over the connections.
+func (b *bench) fillPass(ctx context.Context, t *target) (result, error) {
+	r := goLoadN(ctx, strings.TrimPrefix(t.base, "http://"), b.wl, b.cfg.conns, 10*time.Minute, true)
+	r.target, r.run, r.cpuPerOp = t.name, -1, -1
+	if ctx.Err() != nil {
+		return r, ctx.Err()
+	}
+	if r.requests < uint64(len(b.wl.secrets)) && r.errors() == 0 {
+		return r, fmt.Errorf("%s: the fill pass sent %d of %d requests in 10 min", t.name, r.requests, len(b.wl.secrets))
+	}
+	return r, nil
+}
+
 // load runs the generator against t for dur and measures the server's CPU.
 func (b *bench) load(ctx context.Context, t *target, dur time.Duration) (result, error) {
 	if ctx.Err() != nil {
@@ -414,12 +443,17 @@ func (b *bench) printHeader() {
 	fmt.Fprintf(w, "TypeAuth load benchmark  %s\n", time.Now().UTC().Format(time.RFC3339))
 	fmt.Fprintf(w, "machine:   nproc %d, %s, %s/%s\n", runtime.NumCPU(), cpuModel(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(w, "go:        %s\n", b.goVersion)
+	fmt.Fprintf(w, "load avg:  %s (before the runs; the machine may be shared)\n", loadAvg())
 	genDesc := "built-in Go generator"
 	if b.gen == "wrk" {
 		genDesc = fmt.Sprintf("wrk -t%d -c%d -d%ds --latency (Lua script)", min(cfg.threads, cfg.conns), cfg.conns, wrkSeconds(cfg.duration))
 	}
-	fmt.Fprintf(w, "load:      %s; %d connection(s), %d keys, runs of %v after a %v warm-up per target, %d pair(s)\n",
-		genDesc, cfg.conns, len(b.ds.keys), cfg.duration, cfg.warmup, cfg.pairs)
+	fill := ""
+	if cfg.fill {
+		fill = "a pass over every key (fill) and "
+	}
+	fmt.Fprintf(w, "load:      %s; %d connection(s), %d keys, runs of %v after %sa %v warm-up per target, %d pair(s)\n",
+		genDesc, cfg.conns, len(b.ds.keys), cfg.duration, fill, cfg.warmup, cfg.pairs)
 	if cfg.endpoint == "authorize" {
 		fmt.Fprintln(w, "endpoint:  GET /v1/authorize with Authorization: Bearer <key> (200, empty body)")
 	} else {
@@ -430,8 +464,11 @@ func (b *bench) printHeader() {
 
 func (b *bench) printRow(r result) {
 	run := "warm"
-	if r.run > 0 {
+	switch {
+	case r.run > 0:
 		run = strconv.Itoa(r.run)
+	case r.run < 0:
+		run = "fill"
 	}
 	fmt.Fprintf(b.stdout, "%-9s %-6s %12.0f %10s %10s %12s %s\n", r.target, run, r.rps, fmtDur(r.p50), fmtDur(r.p99), fmtDur(r.cpuPerOp), fmtErrors(r))
 	if r.firstErr != "" {
@@ -483,7 +520,8 @@ func summarize(runs []result) summary {
 
 func (b *bench) printSummary() {
 	w := tabwriter.NewWriter(b.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(b.stdout, "\nmedians of %d run(s) of %v, %d connection(s), %s generator:\n", b.cfg.pairs, b.cfg.duration, b.cfg.conns, b.gen)
+	fmt.Fprintf(b.stdout, "\nmedians of %d run(s) of %v, %d connection(s), %s generator (load avg now %s):\n",
+		b.cfg.pairs, b.cfg.duration, b.cfg.conns, b.gen, loadAvg())
 	fmt.Fprintln(w, "target\treq/s\tp50\tp99\tserver cpu/req\t")
 	sums := map[string]summary{}
 	for _, t := range b.targets {

@@ -195,3 +195,17 @@ func cpuModel() string {
 	}
 	return "unknown"
 }
+
+// loadAvg is the 1, 5 and 15 minute load averages of /proc/loadavg: on a
+// shared machine, what else was running while we measured.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}

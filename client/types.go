@@ -222,7 +222,11 @@ type AuditVerifyResult struct {
 // VerifyRateLimit names a rate limit to apply on a verify, at a cost.
 type VerifyRateLimit struct {
 	Name string `json:"name"`
-	Cost *int64 `json:"cost,omitempty"`
+	Cost *int64 `json:"cost,omitempty"` // default 1; 0 only reports
+	// Limit and DurationMs, given together, override the stored limit for
+	// this call (or apply a limit the key does not have).
+	Limit      *int64 `json:"limit,omitempty"`
+	DurationMs *int64 `json:"duration_ms,omitempty"`
 }
 
 // VerifyRequest is the body of POST /v1/verify.

@@ -91,7 +91,7 @@ func start(t *testing.T, o serveOpts) *proc {
 	if o.rootKey == "" && !o.noRootKey {
 		o.rootKey = newRootKey()
 	}
-	args := []string{"serve", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug"}
+	args := []string{"serve", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug"}
 	if o.databaseURL != "" {
 		args = append(args, "--database-url", o.databaseURL)
 	} else {

@@ -84,9 +84,10 @@ type RuleStore interface {
 	// RulesVersion returns the stored version (0 when none), cheaply.
 	RulesVersion(ctx context.Context) (int64, error)
 	// ReplaceRules stores rs.NoMatch and rs.Rules as the new rule set, in one
-	// transaction that also runs fn (for the audit entry). When expect is
-	// not negative, the stored version must equal it, otherwise it returns
-	// ErrConflict and writes nothing. On success it sets rs.Version to the
-	// new version (the previous plus one) and rs.UpdatedAt to at.
-	ReplaceRules(ctx context.Context, rs *RuleSet, expect int64, at time.Time, fn func(Tx) error) error
+	// transaction that also runs fn with the rule set it replaces (for the
+	// audit entry). When expect is not negative, the stored version must
+	// equal it, otherwise it returns ErrConflict and writes nothing. On
+	// success it sets rs.Version to the new version (the previous plus one)
+	// and rs.UpdatedAt to at. fn's error is returned as is.
+	ReplaceRules(ctx context.Context, rs *RuleSet, expect int64, at time.Time, fn func(tx Tx, prev *RuleSet) error) error
 }

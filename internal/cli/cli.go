@@ -108,8 +108,13 @@ func groups() []group {
 			{"roll", "give a key a new secret", keysRoll},
 			{"revoke", "revoke (delete) a key", keysRevoke},
 			{"credits", "set, increment or decrement a key's credits", keysCredits},
+			{"permissions", "add, remove or set a key's permissions", keysPermissions},
+			{"roles", "add, remove or set a key's roles", keysRoles},
 			{"verify", "verify a key on the data plane", keysVerify},
 		}},
+		identitiesGroup(),
+		rolesGroup(),
+		ratelimitGroup(),
 		{"rootkeys", "manage root keys (management credentials)", []sub{
 			{"create", "create a root key (its secret is shown once)", rootkeysCreate},
 			{"list", "list root keys", rootkeysList},

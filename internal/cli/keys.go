@@ -348,9 +348,15 @@ func keysVerify(e *env, g globals, args []string) int {
 	credits := c.fs.Int64("credits", 0, "spend `N` credits (default: the server's, 1; 0 spends none)")
 	ip := c.fs.String("ip", "", "check the caller `IP` against the key's allow list")
 	perms := c.fs.String("permissions", "", "require a permission `QUERY`, e.g. \"a.read AND (b.write OR admin)\"")
+	var rls stringList
+	c.fs.Var(&rls, "ratelimit", "apply the key's rate limit `NAME[:COST]`, e.g. tokens:25 (repeatable)")
 	pos, code, ok := c.parse(args, 1, 1)
 	if !ok {
 		return code
+	}
+	vrls, err := verifyRateLimits(rls)
+	if err != nil {
+		return c.usageError("%v", err)
 	}
 	key := pos[0]
 	if key == "-" {
@@ -360,7 +366,7 @@ func keysVerify(e *env, g globals, args []string) int {
 		}
 		key = k
 	}
-	req := client.VerifyRequest{Key: key, AppID: *app, IP: *ip, Permissions: *perms}
+	req := client.VerifyRequest{Key: key, AppID: *app, IP: *ip, Permissions: *perms, RateLimits: vrls}
 	if c.setFlags()["credits"] {
 		if *credits < 0 {
 			return c.usageError("--credits must not be negative")

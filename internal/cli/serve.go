@@ -12,8 +12,14 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+
 	"github.com/typeauth/typeauth/internal/auth"
 	"github.com/typeauth/typeauth/internal/config"
+	"github.com/typeauth/typeauth/internal/extauthz"
+	"github.com/typeauth/typeauth/internal/gateway"
 	"github.com/typeauth/typeauth/internal/httpapi"
 	"github.com/typeauth/typeauth/internal/manage"
 	"github.com/typeauth/typeauth/internal/store/postgres"
@@ -144,7 +150,20 @@ func Serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, onR
 		}
 	}
 
-	srv := httpapi.New(v, m, log, httpapi.Options{MaxBodyBytes: cfg.MaxBodyBytes, Ready: st.Ping})
+	dec := gateway.New(v, gateway.Options{CacheMaxAge: cfg.AuthorizeCache})
+	rules := gateway.NewLoader(dec, st, cfg.RulesFile, time.Second, log)
+	if err := rules.Load(ctx); err != nil {
+		return fmt.Errorf("route rules: %w", err)
+	}
+	var certs *httpapi.CertReloader
+	if cfg.TLSCertFile != "" {
+		if certs, err = httpapi.NewCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile, cfg.TLSClientCA, log); err != nil {
+			return err
+		}
+	}
+	mtls := cfg.DataPlaneAuth == httpapi.DataAuthMTLS
+	srv := httpapi.New(v, m, log, httpapi.Options{MaxBodyBytes: cfg.MaxBodyBytes, Ready: st.Ping, Gateway: httpapi.GatewayOptions{
+		Decider: dec, Rules: rules, TrustedProxies: cfg.TrustedProxies, ClientIPHeader: cfg.ClientIPHeader, Auth: cfg.DataPlaneAuth}})
 	dataLn, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on --addr: %w", err)
@@ -155,22 +174,38 @@ func Serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, onR
 		return fmt.Errorf("listen on --admin-addr: %w", err)
 	}
 	servers := []*http.Server{newHTTPServer(srv.DataHandler(), log), newHTTPServer(srv.AdminHandler(), log)}
+	if certs != nil {
+		servers[0].TLSConfig = certs.ServerConfig(mtls)
+		servers[1].TLSConfig = certs.ServerConfig(false)
+	}
 	lns := []net.Listener{dataLn, adminLn}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	for i := range servers {
 		go func() {
-			if err := servers[i].Serve(lns[i]); !errors.Is(err, http.ErrServerClosed) {
+			serve := servers[i].Serve
+			if servers[i].TLSConfig != nil {
+				serve = func(ln net.Listener) error { return servers[i].ServeTLS(ln, "", "") }
+			}
+			if err := serve(lns[i]); !errors.Is(err, http.ErrServerClosed) {
 				errc <- err
 			}
 		}()
 	}
-	log.Info("listening", "data", dataLn.Addr().String(), "admin", adminLn.Addr().String())
+	grpcSrv, grpcAddr, err := startGRPC(cfg, dec, m, certs, log, errc)
+	if err != nil {
+		dataLn.Close()
+		adminLn.Close()
+		return err
+	}
+	log.Info("listening", "data", dataLn.Addr().String(), "admin", adminLn.Addr().String(), "grpc", grpcAddr, "tls", certs != nil)
 	if onReady != nil {
 		onReady(dataLn.Addr().String(), adminLn.Addr().String())
 	}
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); rules.Run(bg) }()
 	if p, ok := st.(interface {
 		PurgeIdempotency(context.Context, time.Time) (int64, error)
 	}); ok {
@@ -201,6 +236,9 @@ func Serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, onR
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
+	if grpcSrv != nil {
+		grpcSrv.stop(sctx)
+	}
 	for _, s := range servers {
 		if err := s.Shutdown(sctx); err != nil {
 			log.Warn("shutdown", "error", err)
@@ -229,4 +267,48 @@ func storeName(cfg config.Config) string {
 		return "postgres " + cfg.DatabaseURL
 	}
 	return "sqlite " + strings.TrimRight(cfg.DataDir, "/") + "/typeauth.db"
+}
+
+// grpcServer is the running ext_authz listener.
+type grpcServer struct {
+	gs *grpc.Server
+	hs *health.Server
+}
+
+// startGRPC starts the Envoy ext_authz listener, unless --grpc-addr is off.
+func startGRPC(cfg config.Config, dec *gateway.Decider, m *manage.Service, certs *httpapi.CertReloader, log *slog.Logger, errc chan<- error) (*grpcServer, string, error) {
+	if cfg.GRPCAddr == "" {
+		return nil, "", nil
+	}
+	var creds credentials.TransportCredentials
+	if certs != nil {
+		creds = credentials.NewTLS(certs.ServerConfig(cfg.DataPlaneAuth == httpapi.DataAuthMTLS, "h2"))
+	}
+	trust := extauthz.Trust{RequireClientCert: cfg.DataPlaneAuth == httpapi.DataAuthMTLS}
+	if cfg.DataPlaneAuth == httpapi.DataAuthGatewayKey {
+		trust.GatewayKeys = gateway.NewKeyAuth(m.Authenticate, 0)
+	}
+	ln, err := net.Listen("tcp", cfg.GRPCAddr)
+	if err != nil {
+		return nil, "", fmt.Errorf("listen on --grpc-addr: %w", err)
+	}
+	gs, hs := extauthz.NewGRPCServer(dec, log, creds, trust)
+	go func() {
+		if err := gs.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			errc <- err
+		}
+	}()
+	return &grpcServer{gs: gs, hs: hs}, ln.Addr().String(), nil
+}
+
+// stop reports NOT_SERVING, drains in-flight checks until ctx ends, then stops.
+func (g *grpcServer) stop(ctx context.Context) {
+	g.hs.Shutdown()
+	done := make(chan struct{})
+	go func() { g.gs.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		g.gs.Stop()
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -31,6 +32,17 @@ type Config struct {
 	CacheTTL        time.Duration
 	StoreTimeout    time.Duration
 	MaxBodyBytes    int64
+
+	// Gateway integration.
+	GRPCAddr       string         // Envoy ext_authz listener ("" or "off": none)
+	RulesFile      string         // route rules file (JSON); when set, the API cannot change rules
+	TrustedProxies []netip.Prefix // peers whose ClientIPHeader is believed
+	ClientIPHeader string         // header carrying the client address (default X-Forwarded-For)
+	TLSCertFile    string         // TLS on every listener when set (with TLSKeyFile)
+	TLSKeyFile     string
+	TLSClientCA    string        // CA of gateway client certificates (--data-plane-auth mtls)
+	DataPlaneAuth  string        // none, gateway-key or mtls
+	AuthorizeCache time.Duration // max-age hint on allowed forward-auth answers (0: no-store)
 }
 
 // Defaults returns the configuration of `typeauth serve` with no flags.
@@ -46,6 +58,9 @@ func Defaults() Config {
 		CacheTTL:        30 * time.Second,
 		StoreTimeout:    2 * time.Second,
 		MaxBodyBytes:    1 << 20,
+		GRPCAddr:        "127.0.0.1:9191",
+		ClientIPHeader:  "X-Forwarded-For",
+		DataPlaneAuth:   "none",
 	}
 }
 
@@ -81,6 +96,16 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	dur(&c.NegativeTTL, "negative-cache-ttl", "TYPEAUTH_NEGATIVE_CACHE_TTL", "how long an unknown key is remembered as unknown")
 	dur(&c.CacheTTL, "cache-ttl", "TYPEAUTH_CACHE_TTL", "how long a cached key is served before it is read again")
 	dur(&c.StoreTimeout, "store-timeout", "TYPEAUTH_STORE_TIMEOUT", "timeout of each store call on the verify path")
+	str(&c.GRPCAddr, "grpc-addr", "TYPEAUTH_GRPC_ADDR", "Envoy ext_authz gRPC listen address (\"off\" to disable)")
+	str(&c.RulesFile, "rules-file", "TYPEAUTH_RULES_FILE", "route rules file (JSON), reloaded on change; the API cannot change rules then")
+	proxies := getenv("TYPEAUTH_TRUSTED_PROXIES")
+	fs.StringVar(&proxies, "trusted-proxies", proxies, "comma-separated CIDRs/IPs of proxies whose --client-ip-header is believed (env TYPEAUTH_TRUSTED_PROXIES)")
+	str(&c.ClientIPHeader, "client-ip-header", "TYPEAUTH_CLIENT_IP_HEADER", "header holding the client address, set by a trusted proxy")
+	str(&c.TLSCertFile, "tls-cert-file", "TYPEAUTH_TLS_CERT_FILE", "PEM certificate: serve TLS on every listener (reloaded on change)")
+	str(&c.TLSKeyFile, "tls-key-file", "TYPEAUTH_TLS_KEY_FILE", "PEM private key of --tls-cert-file")
+	str(&c.TLSClientCA, "tls-client-ca-file", "TYPEAUTH_TLS_CLIENT_CA_FILE", "PEM CA that signs gateway client certificates (with --data-plane-auth mtls)")
+	str(&c.DataPlaneAuth, "data-plane-auth", "TYPEAUTH_DATA_PLANE_AUTH", "how gateways prove trust: none, gateway-key (verify-scoped root key in X-TypeAuth-Gateway-Key) or mtls")
+	dur(&c.AuthorizeCache, "authorize-cache-max-age", "TYPEAUTH_AUTHORIZE_CACHE_MAX_AGE", "Cache-Control max-age on allowed /v1/authorize answers (0: no-store)")
 	rootFile := getenv("TYPEAUTH_ROOT_KEY_FILE")
 	fs.StringVar(&rootFile, "root-key-file", rootFile, "file holding the bootstrap root key (env TYPEAUTH_ROOT_KEY_FILE; or set TYPEAUTH_ROOT_KEY)")
 	if err := fs.Parse(args); err != nil {
@@ -88,6 +113,15 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if strings.TrimSpace(proxies) != "" {
+		for _, p := range strings.Split(proxies, ",") {
+			pf, err := parsePrefix(strings.TrimSpace(p))
+			if err != nil {
+				return c, fmt.Errorf("--trusted-proxies: %q is not an IP address or CIDR", p)
+			}
+			c.TrustedProxies = append(c.TrustedProxies, pf)
+		}
 	}
 	c.RootKey = getenv("TYPEAUTH_ROOT_KEY")
 	if c.RootKey == "" && rootFile != "" {
@@ -136,7 +170,48 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("--%s must be a positive duration such as 5s", name))
 		}
 	}
+	if c.GRPCAddr == "off" {
+		c.GRPCAddr = ""
+	}
+	if c.GRPCAddr != "" {
+		if _, _, err := net.SplitHostPort(c.GRPCAddr); err != nil {
+			errs = append(errs, fmt.Errorf("--grpc-addr %q: want host:port or off", c.GRPCAddr))
+		}
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("--tls-cert-file and --tls-key-file go together"))
+	}
+	switch c.DataPlaneAuth {
+	case "none", "gateway-key":
+	case "mtls":
+		if c.TLSClientCA == "" || c.TLSCertFile == "" {
+			errs = append(errs, errors.New("--data-plane-auth mtls needs --tls-cert-file, --tls-key-file and --tls-client-ca-file"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--data-plane-auth %q: want none, gateway-key or mtls", c.DataPlaneAuth))
+	}
+	if c.TLSClientCA != "" && c.DataPlaneAuth != "mtls" {
+		errs = append(errs, errors.New("--tls-client-ca-file is used only with --data-plane-auth mtls"))
+	}
+	if c.ClientIPHeader == "" || len(c.ClientIPHeader) > 100 || strings.ContainsAny(c.ClientIPHeader, " :\t\r\n") {
+		errs = append(errs, fmt.Errorf("--client-ip-header %q: want a header name", c.ClientIPHeader))
+	}
+	if c.AuthorizeCache < 0 || c.AuthorizeCache > time.Hour {
+		errs = append(errs, errors.New("--authorize-cache-max-age must be between 0 and 1h"))
+	}
 	return errors.Join(errs...)
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }
 
 // Redacted returns the configuration with secrets hidden, for logging.

@@ -169,14 +169,7 @@ func keyFromRequest(req *client.CreateKeyRequest) (*auth.Key, error) {
 	return k, nil
 }
 
-// rateLimitsIn refuses rate limits until they are enforced: a limit that is
-// stored but not applied would let through what the caller meant to stop.
-func rateLimitsIn(in []client.RateLimit) ([]auth.RateLimit, error) {
-	if len(in) > 0 {
-		return nil, auth.Errorf(auth.ErrInvalid, "unsupported", "rate limits are not available in this version")
-	}
-	return nil, nil
-}
+func rateLimitsIn(in []client.RateLimit) ([]auth.RateLimit, error) { return wire.RateLimitsIn(in) }
 
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request, a manage.Actor) error {
 	var req client.CreateKeyRequest

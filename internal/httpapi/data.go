@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/typeauth/typeauth/client"
 	"github.com/typeauth/typeauth/internal/auth"
@@ -84,7 +85,7 @@ func readInto(buf []byte, w http.ResponseWriter, r *http.Request, limit int64) (
 // this server cannot evaluate are refused, never ignored: ignoring a
 // permission query or a rate limit would let a request pass that must not.
 func verifyRequest(req *client.VerifyRequest) (verify.Request, error) {
-	vr := verify.Request{Key: req.Key, AppID: req.AppID, CreditCost: 1}
+	vr := verify.Request{Key: req.Key, AppID: req.AppID, CreditCost: 1, Permissions: req.Permissions}
 	switch {
 	case req.Key == "" && req.Token == "":
 		return vr, auth.Errorf(auth.ErrInvalid, "missing_credential", "key (or token) is required")
@@ -92,10 +93,8 @@ func verifyRequest(req *client.VerifyRequest) (verify.Request, error) {
 		return vr, auth.Errorf(auth.ErrInvalid, "ambiguous_credential", "give key or token, not both")
 	case req.Token != "":
 		return vr, auth.Errorf(auth.ErrInvalid, "unsupported", "token verification is not available in this version")
-	case req.Permissions != "":
-		return vr, auth.Errorf(auth.ErrInvalid, "unsupported", "permission queries are not available in this version")
-	case len(req.RateLimits) > 0:
-		return vr, auth.Errorf(auth.ErrInvalid, "unsupported", "rate limits are not available in this version")
+	case len(req.RateLimits) > 64:
+		return vr, auth.Errorf(auth.ErrInvalid, "too_many_ratelimits", "at most 64 rate limits per verify")
 	}
 	if req.Credits != nil {
 		if *req.Credits < 0 {
@@ -110,6 +109,25 @@ func verifyRequest(req *client.VerifyRequest) (verify.Request, error) {
 		}
 		vr.IP = ip
 	}
+	for _, rl := range req.RateLimits {
+		u := verify.RateLimitUse{Name: rl.Name}
+		if rl.Name == "" || len(rl.Name) > 64 {
+			return vr, auth.Errorf(auth.ErrInvalid, "invalid_ratelimit", "ratelimits: each needs a name of 1-64 characters")
+		}
+		if rl.Cost != nil {
+			if *rl.Cost < 0 {
+				return vr, auth.Errorf(auth.ErrInvalid, "invalid_ratelimit", "ratelimits: cost must be 0 or more")
+			}
+			u.Cost, u.CostSet = *rl.Cost, true
+		}
+		if rl.Limit != nil || rl.DurationMs != nil {
+			if rl.Limit == nil || rl.DurationMs == nil || *rl.Limit <= 0 || *rl.DurationMs <= 0 || *rl.DurationMs > int64(366*24*time.Hour/time.Millisecond) {
+				return vr, auth.Errorf(auth.ErrInvalid, "invalid_ratelimit", "ratelimits: an override needs both limit and duration_ms, positive")
+			}
+			u.Limit, u.Duration = *rl.Limit, time.Duration(*rl.DurationMs)*time.Millisecond
+		}
+		vr.RateLimits = append(vr.RateLimits, u)
+	}
 	return vr, nil
 }
 
@@ -120,10 +138,62 @@ func verifyResponse(d *verify.Decision) client.VerifyResponse {
 	if k := d.Key; k != nil {
 		resp.KeyID, resp.AppID, resp.OwnerID, resp.Name = k.ID, k.AppID, k.OwnerID, k.Name
 		resp.Meta, resp.Enabled, resp.ExpiresAt = k.Meta, k.Enabled, k.ExpiresAt
-		resp.Permissions, resp.Roles = k.Permissions, k.Roles
+		resp.Permissions, resp.Roles = d.Permissions, k.Roles
 		if d.HasCredits {
 			resp.Credits = &client.VerifyCredits{Remaining: d.Remaining}
 		}
+		if id := d.Identity; id != nil {
+			resp.Identity = &client.VerifyIdentity{ID: id.ID, ExternalID: id.ExternalID, Meta: id.Meta}
+		}
+	}
+	if len(d.RateLimits) > 0 {
+		resp.RateLimits = make([]client.RateLimitState, len(d.RateLimits))
+		for i, l := range d.RateLimits {
+			resp.RateLimits[i] = client.RateLimitState{Name: l.Name, Limit: l.Limit, Remaining: l.Remaining, ResetAt: l.ResetAt.UTC()}
+		}
+	}
+	resp.MissingPermissions = d.Missing
+	if d.RetryAfter > 0 {
+		resp.RetryAfterMs = max(1, d.RetryAfter.Milliseconds())
 	}
 	return resp
+}
+
+// handleRateLimit answers POST /v1/ratelimit: stand-alone limiting of any
+// identifier in a namespace. 200 with success true or false; 503 when the
+// limiter cannot decide.
+func (s *Server) handleRateLimit() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req client.RateLimitRequest
+		if _, err := decode(w, r, 16<<10, &req); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		in := verify.RateLimitRequest{Namespace: req.Namespace, Identifier: req.Identifier, Limit: req.Limit,
+			Window: time.Duration(req.DurationMs) * time.Millisecond, Cost: 1}
+		if req.Cost != nil {
+			in.Cost = *req.Cost
+		}
+		switch {
+		case req.Namespace == "" || len(req.Namespace) > 128:
+			writeError(w, r, s.log, auth.Errorf(auth.ErrInvalid, "invalid_namespace", "namespace must be 1-128 characters"))
+			return
+		case req.Identifier == "" || len(req.Identifier) > 256:
+			writeError(w, r, s.log, auth.Errorf(auth.ErrInvalid, "invalid_identifier", "identifier must be 1-256 characters"))
+			return
+		case req.Limit <= 0 || req.DurationMs <= 0 || req.DurationMs > int64(366*24*time.Hour/time.Millisecond) || in.Cost < 0:
+			writeError(w, r, s.log, auth.Errorf(auth.ErrInvalid, "invalid_ratelimit", "limit and duration_ms must be positive (at most a year) and cost 0 or more"))
+			return
+		}
+		res, err := s.verifier.RateLimit(r.Context(), &in)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		out := client.RateLimitResponse{Success: res.Success, Limit: res.Limit, Remaining: res.Remaining, ResetAt: res.ResetAt.UTC(), OverrideID: res.OverrideID}
+		if !res.Success {
+			out.RetryAfterMs = max(1, res.RetryAfter.Milliseconds())
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
 }

@@ -43,8 +43,11 @@ func (s *Server) routes() []route {
 	return []route{
 		// data plane
 		{method: "POST", path: "/v1/verify", plane: DataPlane, summary: "Verify an API key", req: typeOf[client.VerifyRequest](), resp: typeOf[client.VerifyResponse](), status: 200, handler: s.handleVerify()},
+		{method: "POST", path: "/v1/ratelimit", plane: DataPlane, summary: "Stand-alone rate limiting of any identifier in a namespace", req: typeOf[client.RateLimitRequest](), resp: typeOf[client.RateLimitResponse](), status: 200, handler: s.handleRateLimit()},
 		{method: "", path: "/v1/authorize", plane: DataPlane, summary: "Forward-auth for gateways (any method, any sub-path): 200 with identity headers and an empty body, or 401/403/429 with X-TypeAuth-Code", status: 200, handler: s.handleAuthorize()},
 		{method: "", path: "/v1/authorize/", plane: DataPlane, summary: "Forward-auth with the original path appended (Envoy path_prefix)", status: 200, handler: s.handleAuthorize()},
+		{method: "POST", path: "/oauth2/introspect", plane: DataPlane, summary: "RFC 7662 token introspection (form: token); caller: a verify-scoped root key as Bearer or Basic password", resp: typeOf[client.Introspection](), status: 200, handler: s.handleIntrospect()},
+		{method: "POST", path: "/oauth2/revoke", plane: DataPlane, summary: "RFC 7009 revocation of one's own key (form: token); always 200", status: 200, handler: s.handleRevoke()},
 		// both planes
 		{method: "GET", path: "/healthz", plane: BothPlanes, summary: "Liveness", status: 200, handler: handleHealthz()},
 		{method: "GET", path: "/readyz", plane: BothPlanes, summary: "Readiness: 200 once the store is open and migrated", status: 200, handler: s.handleReadyz()},
@@ -82,6 +85,8 @@ func (s *Server) routes() []route {
 		{method: "POST", path: "/v1/ratelimit/overrides", plane: AdminPlane, scope: "ratelimits.write", summary: "Override the stand-alone limit for matching identifiers of a namespace", req: typeOf[client.CreateOverrideRequest](), resp: typeOf[client.RateLimitOverride](), status: 201, handler: s.admin(s.createOverride)},
 		{method: "GET", path: "/v1/ratelimit/overrides", plane: AdminPlane, scope: "ratelimits.read", summary: "List the overrides of a namespace", query: append([]param{{"namespace", "required"}}, pageParams...), resp: typeOf[client.List[client.RateLimitOverride]](), status: 200, handler: s.admin(s.listOverrides)},
 		{method: "DELETE", path: "/v1/ratelimit/overrides/{id}", plane: AdminPlane, scope: "ratelimits.write", summary: "Delete an override", status: 204, handler: s.admin(s.deleteOverride)},
+		{method: "GET", path: "/v1/rules", plane: AdminPlane, scope: "apps.read", summary: "Get the route rules in force", resp: typeOf[client.RuleSet](), status: 200, handler: s.admin(s.getRules)},
+		{method: "PUT", path: "/v1/rules", plane: AdminPlane, scope: "apps.write", summary: "Replace the ordered route rules (409 if version is stale or rules come from a file)", req: typeOf[client.PutRulesRequest](), resp: typeOf[client.RuleSet](), status: 200, handler: s.admin(s.putRules)},
 		{method: "GET", path: "/v1/audit", plane: AdminPlane, scope: "audit.read", summary: "List audit entries, newest first", query: pageParams, resp: typeOf[client.List[client.AuditEntry]](), status: 200, handler: s.admin(s.listAudit)},
 		{method: "POST", path: "/v1/audit/verify", plane: AdminPlane, scope: "audit.read", summary: "Check the audit hash chain", resp: typeOf[client.AuditVerifyResult](), status: 200, handler: s.admin(s.verifyAudit)},
 	}

@@ -22,12 +22,17 @@ type Options struct {
 	MaxBodyBytes int64 // default 1 MiB
 	// Ready reports whether the store is open and migrated.
 	Ready func(ctx context.Context) error
+	// Gateway configures the gateway doors (forward-auth, rules, trust).
+	Gateway GatewayOptions
 }
 
 // Server holds the dependencies of every handler.
 type Server struct {
 	verifier *verify.Verifier
 	gateway  *gateway.Decider
+	gw       GatewayOptions
+	// gatewayKeys checks X-TypeAuth-Gateway-Key when the data plane requires it.
+	gatewayKeys *gateway.KeyAuth
 	manage   *manage.Service
 	log      *slog.Logger
 	opt      Options
@@ -44,11 +49,17 @@ func New(v *verify.Verifier, m *manage.Service, log *slog.Logger, opt Options) *
 	if opt.Ready == nil {
 		opt.Ready = func(context.Context) error { return nil }
 	}
-	return &Server{verifier: v, gateway: gateway.New(v), manage: m, log: log, opt: opt}
+	if opt.Gateway.Decider == nil {
+		opt.Gateway.Decider = gateway.New(v, gateway.Options{})
+	}
+	return &Server{verifier: v, gateway: opt.Gateway.Decider, gw: opt.Gateway, manage: m, log: log, opt: opt,
+		gatewayKeys: gateway.NewKeyAuth(m.Authenticate, 0)}
 }
 
 // DataHandler serves the data plane.
-func (s *Server) DataHandler() http.Handler { return s.middleware(s.mux(DataPlane), "data") }
+func (s *Server) DataHandler() http.Handler {
+	return s.middleware(s.dataGuard(s.mux(DataPlane)), "data")
+}
 
 // AdminHandler serves the management plane.
 func (s *Server) AdminHandler() http.Handler { return s.middleware(s.mux(AdminPlane), "admin") }

@@ -16,6 +16,50 @@ type entry struct {
 	key      *auth.Key    // nil: negative entry (no such secret)
 	secret   *auth.Secret // the secret the hash belongs to
 	loadedAt time.Time
+
+	// Resolved at load: the identity, the effective permissions (the key's,
+	// its roles', its identity's and the identity's roles'), and every rate
+	// limit of the key and its identity with its bucket name.
+	identity *auth.Identity
+	perms    permSet
+	limits   []limitDef
+}
+
+// limitDef is one rate limit a verify may apply.
+type limitDef struct {
+	name   string
+	bucket string // "k\x00<key id>\x00<name>" or "i\x00<identity id>\x00<name>"
+	limit  int64
+	window time.Duration
+	auto   bool
+}
+
+// permSet answers "is this permission granted?" without allocating.
+type permSet struct {
+	exact map[string]struct{}
+	// With wildcards on, a granted "documents.*" is stored as the prefix
+	// "documents" and matches any permission below it; a granted "*"
+	// matches everything.
+	prefixes map[string]struct{}
+	all      bool
+	list     []string // sorted, for answers
+}
+
+func (p *permSet) has(perm string) bool {
+	if _, ok := p.exact[perm]; ok || p.all {
+		return true
+	}
+	if len(p.prefixes) == 0 {
+		return false
+	}
+	for i := 0; i < len(perm); i++ {
+		if perm[i] == '.' {
+			if _, ok := p.prefixes[perm[:i]]; ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 type shard struct {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/typeauth/typeauth/internal/auth"
 	"github.com/typeauth/typeauth/internal/keyfmt"
+	"github.com/typeauth/typeauth/internal/ratelimit"
 )
 
 // Options tune the verifier. Zero values take the defaults.
@@ -34,16 +35,24 @@ type Options struct {
 	// MaxNegative bounds the number of negative entries (default 100,000).
 	MaxNegative int
 	// Now is the clock (default time.Now).
-	Now    func() time.Time
-	Logger *slog.Logger
+	Now func() time.Time
+	// Limiter enforces rate limits (default: an exact in-memory limiter).
+	Limiter ratelimit.Limiter
+	// PermissionWildcards lets a granted "documents.*" satisfy any
+	// permission below "documents." and a granted "*" satisfy all. Off by
+	// default: names then match exactly.
+	PermissionWildcards bool
+	Logger              *slog.Logger
 }
 
 // Verifier answers verify requests.
 type Verifier struct {
-	store  auth.KeyReader
-	cache  *cache
-	flight singleflight.Group
-	opt    Options
+	store     auth.KeyReader
+	cache     *cache
+	flight    singleflight.Group
+	opt       Options
+	overrides overrideCache
+	queries   queryCache
 }
 
 // New returns a Verifier reading from store.
@@ -62,6 +71,9 @@ func New(store auth.KeyReader, opt Options) *Verifier {
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.Limiter == nil {
+		opt.Limiter = ratelimit.NewLocal(ratelimit.Options{})
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
@@ -108,11 +120,15 @@ type LimitState struct {
 // belongs to the requested app, even when denied, so that callers can say
 // which key was refused.
 type Decision struct {
-	Code       auth.Code
-	Key        *auth.Key
-	HasCredits bool
-	Remaining  int64 // credits left, when HasCredits
-	Reason     string
+	Code     auth.Code
+	Key      *auth.Key
+	Identity *auth.Identity // the key's identity, if it has one
+	// Permissions are the key's effective permissions: its own, its
+	// roles', its identity's and the identity's roles', sorted.
+	Permissions []string
+	HasCredits  bool
+	Remaining   int64 // credits left, when HasCredits
+	Reason      string
 	// RateLimits is the state of every limit applied; on RATE_LIMITED,
 	// DeniedLimit names the one that denied and RetryAfter when to retry.
 	RateLimits  []LimitState
@@ -122,8 +138,6 @@ type Decision struct {
 	Missing []string
 }
 
-var errUnsupported = auth.Errorf(auth.ErrInvalid, "unsupported", "permission queries and rate limits are not enforced by this version")
-
 // Valid reports whether the decision allows the request.
 func (d *Decision) Valid() bool { return d.Code == auth.CodeValid }
 
@@ -132,10 +146,6 @@ func (d *Decision) Valid() bool { return d.Code == auth.CodeValid }
 func (v *Verifier) Verify(ctx context.Context, r *Request) (Decision, error) {
 	if _, err := keyfmt.Check(r.Key); err != nil {
 		return Decision{Code: auth.CodeMalformed, Reason: err.Error()}, nil
-	}
-	if r.Permissions != "" || len(r.RateLimits) > 0 {
-		// Never ignore a constraint a caller asked for.
-		return Decision{}, errUnsupported
 	}
 	h := keyfmt.Hash(r.Key)
 	now := v.opt.Now()
@@ -155,7 +165,7 @@ func (v *Verifier) Verify(ctx context.Context, r *Request) (Decision, error) {
 	if r.AppID != "" && r.AppID != k.AppID {
 		return Decision{Code: auth.CodeForbidden, Reason: "key belongs to another app"}, nil
 	}
-	d := Decision{Key: k}
+	d := Decision{Key: k, Identity: e.identity, Permissions: e.perms.list}
 	if k.Credits != nil {
 		d.HasCredits = true
 		d.Remaining = k.Credits.Effective(now)
@@ -171,6 +181,23 @@ func (v *Verifier) Verify(ctx context.Context, r *Request) (Decision, error) {
 		d.Code = auth.CodeForbidden
 		d.Reason = "client ip is not in the key's allow list"
 		return d, nil
+	}
+	if r.Permissions != "" {
+		q, err := v.queries.parse(r.Permissions)
+		if err != nil {
+			return Decision{}, err
+		}
+		if !q.Eval(e.perms.has) {
+			d.Code = auth.CodeInsufficientPermissions
+			d.Missing = q.Missing(e.perms.has)
+			d.Reason = "missing permissions"
+			return d, nil
+		}
+	}
+	if len(e.limits) > 0 || len(r.RateLimits) > 0 {
+		if denied, err := v.applyLimits(ctx, e, r, now, &d); err != nil || denied {
+			return d, err
+		}
 	}
 	if k.Credits != nil {
 		cost := r.CreditCost
@@ -190,6 +217,7 @@ func (v *Verifier) Verify(ctx context.Context, r *Request) (Decision, error) {
 		}
 		d.Remaining = res.Remaining
 		if !res.OK {
+			v.refundLimits(ctx, e, r, now)
 			d.Code = auth.CodeUsageExceeded
 			d.Reason = "not enough credits left: " + strconv.FormatInt(res.Remaining, 10)
 			return d, nil
@@ -249,6 +277,9 @@ func (v *Verifier) load(ctx context.Context, h [32]byte, now time.Time) (*entry,
 			return nil, fmt.Errorf("load key: %w", err)
 		default:
 			e.key, e.secret = k, s
+			if err := v.resolve(lctx, e); err != nil {
+				return nil, err
+			}
 		}
 		v.cache.put(h, e, gen)
 		return e, nil
@@ -272,7 +303,10 @@ func (v *Verifier) InvalidateKey(keyID string, hashes ...[32]byte) {
 }
 
 // InvalidateAll empties the cache.
-func (v *Verifier) InvalidateAll() { v.cache.invalidateAll() }
+func (v *Verifier) InvalidateAll() {
+	v.cache.invalidateAll()
+	v.overrides.invalidate()
+}
 
 // CacheStats reports the number of cached keys and unknown secrets.
 func (v *Verifier) CacheStats() (positive, negative int) { return v.cache.len() }

@@ -15,19 +15,22 @@ import (
 
 // fakeStore counts store calls; the contract suite tests the real stores.
 type fakeStore struct {
-	mu      sync.Mutex
-	keys    map[[32]byte]*auth.Key
-	secrets map[[32]byte]*auth.Secret
-	reads   atomic.Int64
-	fail    atomic.Bool
-	delay   time.Duration
+	mu         sync.Mutex
+	keys       map[[32]byte]*auth.Key
+	secrets    map[[32]byte]*auth.Secret
+	identities map[string]*auth.Identity
+	roles      map[string]*auth.Role
+	overrides  map[string][]*auth.RateLimitOverride
+	reads      atomic.Int64
+	fail       atomic.Bool
+	delay      time.Duration
 }
 
 func newFake() *fakeStore {
 	return &fakeStore{keys: map[[32]byte]*auth.Key{}, secrets: map[[32]byte]*auth.Secret{}}
 }
 
-func (f *fakeStore) add(t *testing.T, k *auth.Key) string {
+func (f *fakeStore) add(t testing.TB, k *auth.Key) string {
 	t.Helper()
 	secret, err := keyfmt.Generate("acme")
 	if err != nil {

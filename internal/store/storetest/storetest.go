@@ -52,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 		{"PageLimits", testPageLimits},
 		{"Idempotency", testIdempotency},
 		{"Unavailable", testUnavailable},
+		{"Rules", testRules},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -59,6 +60,7 @@ func Run(t *testing.T, open Opener) {
 			tc.fn(t, open(t))
 		})
 	}
+	runIdentities(t, open)
 }
 
 // RunShared runs the tests that need two stores (two pools, as two replicas
