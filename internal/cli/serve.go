@@ -22,6 +22,7 @@ import (
 	"github.com/typeauth/typeauth/internal/gateway"
 	"github.com/typeauth/typeauth/internal/httpapi"
 	"github.com/typeauth/typeauth/internal/manage"
+	"github.com/typeauth/typeauth/internal/ratelimit"
 	"github.com/typeauth/typeauth/internal/store/postgres"
 	"github.com/typeauth/typeauth/internal/store/sqlite"
 	"github.com/typeauth/typeauth/internal/verify"
@@ -132,7 +133,12 @@ func Serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, onR
 		return fmt.Errorf("migrate: %w", err)
 	}
 
-	v := verify.New(st, verify.Options{NegativeTTL: cfg.NegativeTTL, PositiveTTL: cfg.CacheTTL, StoreTimeout: cfg.StoreTimeout, Logger: log})
+	limiter := ratelimit.NewLocal(ratelimit.Options{})
+	sweepCtx, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSweep()
+	go limiter.RunSweeper(sweepCtx, 10*time.Second, time.Now)
+	v := verify.New(st, verify.Options{NegativeTTL: cfg.NegativeTTL, PositiveTTL: cfg.CacheTTL, StoreTimeout: cfg.StoreTimeout,
+		Limiter: limiter, PermissionWildcards: cfg.PermissionWildcards, Logger: log})
 	m := manage.New(st, v, nil, log)
 	created, err := m.Bootstrap(ctx, cfg.RootKey)
 	if err != nil {

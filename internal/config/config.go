@@ -32,6 +32,9 @@ type Config struct {
 	CacheTTL        time.Duration
 	StoreTimeout    time.Duration
 	MaxBodyBytes    int64
+	// PermissionWildcards lets a granted "documents.*" satisfy
+	// "documents.read" (and "*" everything).
+	PermissionWildcards bool
 
 	// Gateway integration.
 	GRPCAddr       string         // Envoy ext_authz listener ("" or "off": none)
@@ -106,6 +109,8 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	str(&c.TLSClientCA, "tls-client-ca-file", "TYPEAUTH_TLS_CLIENT_CA_FILE", "PEM CA that signs gateway client certificates (with --data-plane-auth mtls)")
 	str(&c.DataPlaneAuth, "data-plane-auth", "TYPEAUTH_DATA_PLANE_AUTH", "how gateways prove trust: none, gateway-key (verify-scoped root key in X-TypeAuth-Gateway-Key) or mtls")
 	dur(&c.AuthorizeCache, "authorize-cache-max-age", "TYPEAUTH_AUTHORIZE_CACHE_MAX_AGE", "Cache-Control max-age on allowed /v1/authorize answers (0: no-store)")
+	c.PermissionWildcards = getenv("TYPEAUTH_PERMISSION_WILDCARDS") == "true"
+	fs.BoolVar(&c.PermissionWildcards, "permission-wildcards", c.PermissionWildcards, "let granted permissions ending in .* (and *) match every permission below them (env TYPEAUTH_PERMISSION_WILDCARDS=true)")
 	rootFile := getenv("TYPEAUTH_ROOT_KEY_FILE")
 	fs.StringVar(&rootFile, "root-key-file", rootFile, "file holding the bootstrap root key (env TYPEAUTH_ROOT_KEY_FILE; or set TYPEAUTH_ROOT_KEY)")
 	if err := fs.Parse(args); err != nil {

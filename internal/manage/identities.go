@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/typeauth/typeauth/internal/auth"
+	"github.com/typeauth/typeauth/internal/permquery"
 )
 
 // Identities, roles and rate-limit overrides are shared by many keys, so a
@@ -40,8 +41,8 @@ func validPermissions(perms []string) error {
 		return invalid("invalid_permissions", fmt.Sprintf("at most %d permissions", MaxPermissions))
 	}
 	for _, p := range perms {
-		if !permissionRE.MatchString(p) {
-			return invalid("invalid_permissions", "permission names are 1-128 characters of A-Z a-z 0-9 _ - : . * (got "+quote(p)+")")
+		if err := permquery.ValidPermission(p); err != nil {
+			return invalid("invalid_permissions", "permission "+quote(p)+": "+err.Error())
 		}
 	}
 	return nil
@@ -359,7 +360,7 @@ func (s *Service) CreateOverride(ctx context.Context, a Actor, in *auth.RateLimi
 	if err := s.validateOverride(in); err != nil {
 		return nil, err
 	}
-	return idempotent(ctx, s, idem, func(tx auth.Tx) (*auth.RateLimitOverride, error) {
+	out, err := idempotent(ctx, s, idem, func(tx auth.Tx) (*auth.RateLimitOverride, error) {
 		now := s.clock()
 		o := *in
 		o.ID, o.CreatedAt, o.UpdatedAt = auth.NewID("rlo", now), now, now
@@ -368,6 +369,10 @@ func (s *Service) CreateOverride(ctx context.Context, a Actor, in *auth.RateLimi
 		}
 		return &o, s.audit(tx, a, "ratelimit_override.create", "ratelimit_override", o.ID, nil, &o)
 	})
+	if err == nil {
+		s.cache.InvalidateAll()
+	}
+	return out, err
 }
 
 func (s *Service) ListOverrides(ctx context.Context, a Actor, namespace string, p auth.Page) ([]*auth.RateLimitOverride, string, error) {
@@ -384,6 +389,7 @@ func (s *Service) DeleteOverride(ctx context.Context, a Actor, id string) error 
 	if err := a.require(auth.ScopeRateLimitsWrite, ""); err != nil {
 		return err
 	}
+	defer s.cache.InvalidateAll()
 	return s.store.Tx(ctx, func(tx auth.Tx) error {
 		before, err := itx(tx).GetOverride(id)
 		if errors.Is(err, auth.ErrNotFound) {

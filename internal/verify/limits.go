@@ -112,7 +112,11 @@ func (v *Verifier) applyLimits(ctx context.Context, e *entry, r *Request, now ti
 	if !ok {
 		d.Code = auth.CodeRateLimited
 		d.DeniedLimit = limits[denied].Name
-		d.RetryAfter = states[denied].RetryAfter
+		// Every limit that would deny carries its RetryAfter: the call can
+		// pass only once the last of them has room again.
+		for _, st := range states {
+			d.RetryAfter = max(d.RetryAfter, st.RetryAfter)
+		}
 		d.Reason = "rate limit " + limits[denied].Name + " exceeded"
 		return true, nil
 	}
