@@ -351,6 +351,19 @@ func hammer(t *testing.T, procs []*proc, secret string, n, conc int) int {
 
 func TestHealthAndOpenAPI(t *testing.T) {
 	p := start(t, serveOpts{})
+	app := createApp(t, p, "M", "mx")
+	k := createKey(t, p, client.CreateKeyRequest{AppID: app.ID})
+	verifyKey(t, p, client.VerifyRequest{Key: k.Secret})
+	verifyKey(t, p, client.VerifyRequest{Key: "nope"})
+	_, _, met := callRaw(t, "GET", p.Data+"/metrics", "", nil)
+	for _, want := range []string{`typeauth_verify_total{code="VALID"} 1`, `typeauth_verify_total{code="MALFORMED"} 1`, "typeauth_cache_keys 1", "typeauth_verify_duration_seconds_bucket"} {
+		if !strings.Contains(string(met), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(string(met), k.Secret[len(k.Start):]) {
+		t.Fatal("a secret appears in /metrics")
+	}
 	for _, base := range []string{p.Data, p.Admin} {
 		var doc map[string]any
 		if st, _ := call(t, "GET", base+"/v1/openapi.json", "", nil, &doc); st != 200 || doc["openapi"] != "3.1.0" {

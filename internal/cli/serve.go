@@ -22,6 +22,7 @@ import (
 	"github.com/typeauth/typeauth/internal/gateway"
 	"github.com/typeauth/typeauth/internal/httpapi"
 	"github.com/typeauth/typeauth/internal/manage"
+	"github.com/typeauth/typeauth/internal/metrics"
 	"github.com/typeauth/typeauth/internal/ratelimit"
 	"github.com/typeauth/typeauth/internal/store/postgres"
 	"github.com/typeauth/typeauth/internal/store/sqlite"
@@ -133,12 +134,16 @@ func Serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, onR
 		return fmt.Errorf("migrate: %w", err)
 	}
 
+	met := metrics.New()
 	limiter := ratelimit.NewLocal(ratelimit.Options{})
 	sweepCtx, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSweep()
 	go limiter.RunSweeper(sweepCtx, 10*time.Second, time.Now)
 	v := verify.New(st, verify.Options{NegativeTTL: cfg.NegativeTTL, PositiveTTL: cfg.CacheTTL, StoreTimeout: cfg.StoreTimeout,
-		Limiter: limiter, PermissionWildcards: cfg.PermissionWildcards, Logger: log})
+		Limiter: limiter, PermissionWildcards: cfg.PermissionWildcards, Logger: log, Observer: met})
+	met.GaugeFunc("typeauth_cache_keys", "Keys held in the verify cache.", func() float64 { p, _ := v.CacheStats(); return float64(p) })
+	met.GaugeFunc("typeauth_cache_unknown_keys", "Unknown keys remembered in the negative cache.", func() float64 { _, n := v.CacheStats(); return float64(n) })
+	met.GaugeFunc("typeauth_ratelimit_buckets", "Rate-limit buckets held by the local limiter.", func() float64 { return float64(limiter.Len()) })
 	m := manage.New(st, v, nil, log)
 	created, err := m.Bootstrap(ctx, cfg.RootKey)
 	if err != nil {
@@ -168,7 +173,7 @@ func Serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, onR
 		}
 	}
 	mtls := cfg.DataPlaneAuth == httpapi.DataAuthMTLS
-	srv := httpapi.New(v, m, log, httpapi.Options{MaxBodyBytes: cfg.MaxBodyBytes, Ready: st.Ping, Gateway: httpapi.GatewayOptions{
+	srv := httpapi.New(v, m, log, httpapi.Options{MaxBodyBytes: cfg.MaxBodyBytes, Ready: st.Ping, Metrics: met.Handler(), Gateway: httpapi.GatewayOptions{
 		Decider: dec, Rules: rules, TrustedProxies: cfg.TrustedProxies, ClientIPHeader: cfg.ClientIPHeader, Auth: cfg.DataPlaneAuth}})
 	dataLn, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

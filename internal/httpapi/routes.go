@@ -49,6 +49,7 @@ func (s *Server) routes() []route {
 		{method: "POST", path: "/oauth2/introspect", plane: DataPlane, summary: "RFC 7662 token introspection (form: token); caller: a verify-scoped root key as Bearer or Basic password", resp: typeOf[client.Introspection](), status: 200, handler: s.handleIntrospect()},
 		{method: "POST", path: "/oauth2/revoke", plane: DataPlane, summary: "RFC 7009 revocation of one's own key (form: token); always 200", status: 200, handler: s.handleRevoke()},
 		// both planes
+		{method: "GET", path: "/metrics", plane: BothPlanes, summary: "Prometheus metrics (text exposition format)", status: 200, handler: s.handleMetrics()},
 		{method: "GET", path: "/healthz", plane: BothPlanes, summary: "Liveness", status: 200, handler: handleHealthz()},
 		{method: "GET", path: "/readyz", plane: BothPlanes, summary: "Readiness: 200 once the store is open and migrated", status: 200, handler: s.handleReadyz()},
 		{method: "GET", path: "/v1/openapi.json", plane: BothPlanes, summary: "This OpenAPI document", status: 200, handler: s.handleOpenAPI()},

@@ -24,6 +24,8 @@ type Options struct {
 	Ready func(ctx context.Context) error
 	// Gateway configures the gateway doors (forward-auth, rules, trust).
 	Gateway GatewayOptions
+	// Metrics serves GET /metrics (Prometheus); nil answers 404.
+	Metrics http.Handler
 }
 
 // Server holds the dependencies of every handler.
@@ -33,9 +35,9 @@ type Server struct {
 	gw       GatewayOptions
 	// gatewayKeys checks X-TypeAuth-Gateway-Key when the data plane requires it.
 	gatewayKeys *gateway.KeyAuth
-	manage   *manage.Service
-	log      *slog.Logger
-	opt      Options
+	manage      *manage.Service
+	log         *slog.Logger
+	opt         Options
 
 	openapiOnce sync.Once
 	openapi     []byte
@@ -149,5 +151,14 @@ func (s *Server) handleReadyz() http.Handler {
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ready\n"))
+	})
+}
+
+func (s *Server) handleMetrics() http.Handler {
+	if s.opt.Metrics != nil {
+		return s.opt.Metrics
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeProblemStatus(w, r, http.StatusNotFound, "metrics_disabled", "metrics are not enabled")
 	})
 }

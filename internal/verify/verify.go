@@ -43,6 +43,8 @@ type Options struct {
 	// default: names then match exactly.
 	PermissionWildcards bool
 	Logger              *slog.Logger
+	// Observer, if set, is told every outcome.
+	Observer Observer
 }
 
 // Verifier answers verify requests.
@@ -141,9 +143,29 @@ type Decision struct {
 // Valid reports whether the decision allows the request.
 func (d *Decision) Valid() bool { return d.Code == auth.CodeValid }
 
+// Observer is told every outcome (metrics).
+type Observer interface {
+	Decided(code auth.Code, took time.Duration)
+	Failed()
+}
+
 // Verify decides. An error means the verifier could not decide (the store
 // failed): the caller must fail closed. A denial is a Decision, not an error.
 func (v *Verifier) Verify(ctx context.Context, r *Request) (Decision, error) {
+	if v.opt.Observer == nil {
+		return v.verify(ctx, r)
+	}
+	start := time.Now()
+	d, err := v.verify(ctx, r)
+	if err != nil {
+		v.opt.Observer.Failed()
+	} else {
+		v.opt.Observer.Decided(d.Code, time.Since(start))
+	}
+	return d, err
+}
+
+func (v *Verifier) verify(ctx context.Context, r *Request) (Decision, error) {
 	if _, err := keyfmt.Check(r.Key); err != nil {
 		return Decision{Code: auth.CodeMalformed, Reason: err.Error()}, nil
 	}
