@@ -444,6 +444,9 @@ func verifyFields(r *client.VerifyResponse) [][2]string {
 	if len(r.MissingPermissions) > 0 {
 		add("missing", fmtList(r.MissingPermissions))
 	}
+	if r.RetryAfterMs > 0 {
+		add("retry_after", (time.Duration(r.RetryAfterMs) * time.Millisecond).String())
+	}
 	if m := fmtJSON(r.Meta); m != "-" {
 		add("meta", m)
 	}
