@@ -51,7 +51,8 @@ func TestHardening(t *testing.T) {
 		{"tab in payload", parts[0] + "." + parts[1][:4] + "\t" + parts[1][4:] + "." + parts[2], CodeMalformed, "base64url"},
 		{"space in payload", parts[0] + "." + parts[1][:4] + " " + parts[1][4:] + "." + parts[2], CodeMalformed, "base64url"},
 		{"padding", parts[0] + "." + parts[1] + "." + parts[2] + "==", CodeMalformed, "base64url"},
-		{"std alphabet +/", parts[0] + "." + parts[1] + "." + strings.NewReplacer("-", "+", "_", "/").Replace(parts[2]), CodeMalformed, "base64url"},
+		{"std alphabet +", parts[0] + "." + parts[1] + "." + "+" + parts[2][1:], CodeMalformed, "base64url"},
+		{"std alphabet /", parts[0] + "." + "/" + parts[1][1:] + "." + parts[2], CodeMalformed, "base64url"},
 		{"non-zero trailing bits", parts[0] + "." + parts[1] + "." + flipTrailingBits(t, parts[2]), CodeMalformed, "signature is not canonical"},
 		// JSON shape
 		{"header not an object", forge(t, ed, `["alg","EdDSA"]`, goodClaims), CodeMalformed, "header"},

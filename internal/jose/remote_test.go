@@ -217,6 +217,24 @@ func TestRemoteOutageKeepsServing(t *testing.T) {
 	}
 }
 
+func TestRemoteBodyLimit(t *testing.T) {
+	a := mustGen(t, EdDSA)
+	fi := newFakeIssuer(t, a)
+	ks, _ := NewKeySet(a.Public())
+	valid, _ := json.Marshal(ks)
+	padded := append(valid[:len(valid)-1], []byte(`,"pad":"`+strings.Repeat("x", 4096)+`"}`)...)
+	clk := newTestClock()
+	r := remoteFor(t, fi, clk, func(o *RemoteOptions) { o.MaxBodySize = 4096 })
+	fi.set(func(fi *fakeIssuer) { fi.body = padded })
+	if err := r.Refresh(t.Context()); err == nil || !strings.Contains(err.Error(), "too large") {
+		t.Fatalf("a valid JWKS over MaxBodySize was accepted: %v", err)
+	}
+	fi.set(func(fi *fakeIssuer) { fi.body = valid })
+	if err := r.Refresh(t.Context()); err != nil {
+		t.Fatalf("within the limit: %v", err)
+	}
+}
+
 func TestRemoteNeverFetchedIsNotAVerdict(t *testing.T) {
 	a := mustGen(t, EdDSA)
 	fi := newFakeIssuer(t, a)
