@@ -544,7 +544,7 @@ func Compile(rs *auth.RuleSet, source string) (*Table, error) {
 
 // metaHeader names the header of a meta field: plan → X-TypeAuth-Meta-Plan.
 func metaHeader(field string) string {
-	return http.CanonicalHeaderKey("X-TypeAuth-Meta-" + strings.ReplaceAll(field, "_", "-"))
+	return "X-TypeAuth-Meta-" + strings.TrimPrefix(http.CanonicalHeaderKey("X-"+strings.ReplaceAll(field, "_", "-")), "X-")
 }
 
 // match returns the first rule matching the request, or nil.

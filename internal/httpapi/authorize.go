@@ -74,7 +74,7 @@ func (s *Server) handleAuthorize() http.Handler {
 			for _, kv := range d.Upstream {
 				// Only identity headers: a forward-auth gateway copies the
 				// ones its recipe lists.
-				if strings.HasPrefix(kv[0], "X-TypeAuth-") {
+				if len(kv[0]) > 11 && strings.EqualFold(kv[0][:11], "X-TypeAuth-") {
 					h.Set(kv[0], kv[1])
 				}
 			}
