@@ -19,7 +19,7 @@ import (
 // workload says what every request of a run is: an endpoint and the keys it
 // cycles through.
 type workload struct {
-	endpoint string // "verify" or "authorize"
+	endpoint string // "verify", "authorize", "jwt-eddsa" or "jwt-es256"
 	appID    string
 	secrets  []string
 }
@@ -47,7 +47,11 @@ func (wl *workload) appendRequest(b, scratch []byte, host string, i int) ([]byte
 // appendBody appends the JSON body of a verify request for key i: the same
 // document as json.Marshal(client.VerifyRequest{Key, AppID}).
 func (wl *workload) appendBody(b []byte, i int) []byte {
-	b = append(b, `{"key":`...)
+	if isJWT(wl.endpoint) {
+		b = append(b, `{"token":`...)
+	} else {
+		b = append(b, `{"key":`...)
+	}
 	b = appendJSONString(b, wl.secrets[i])
 	if wl.appID != "" {
 		b = append(b, `,"app_id":`...)

@@ -51,6 +51,7 @@ type config struct {
 	state            string
 	keep             bool
 	readyTimeout     time.Duration
+	typeauthArgs     []string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -64,7 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.conns, "conns", 64, "concurrent keep-alive connections")
 	fs.IntVar(&c.threads, "threads", 2, "wrk threads (-t)")
 	fs.StringVar(&c.gen, "gen", "auto", "load generator: wrk, go, or auto (wrk when on PATH)")
-	fs.StringVar(&c.endpoint, "endpoint", "verify", "endpoint under load: verify (POST /v1/verify) or authorize (GET /v1/authorize)")
+	fs.StringVar(&c.endpoint, "endpoint", "verify", "endpoint under load: verify (POST /v1/verify), authorize (GET /v1/authorize), or jwt-eddsa / jwt-es256 (POST /v1/verify {\"token\"} with TypeAuth's own tokens)")
 	fs.BoolVar(&c.fill, "fill", true, "before the warm-up, request every key once on each target (built-in generator, at most 10 min), so that no measured run pays a first request of a key")
 	fs.BoolVar(&c.latency, "latency", false, "service latency mode: one connection, one thread (like wrk -t1 -c1)")
 	fs.BoolVar(&c.onlyBaseline, "only-baseline", false, "load the baseline only, with locally generated keys (no TypeAuth)")
@@ -72,9 +73,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.state, "state", "", "keep TypeAuth's data, root key and keys in this directory and reuse them when it already holds -keys keys (pays the seeding of a large -keys once)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary directory (binaries, logs, keys) after the run")
 	fs.DurationVar(&c.readyTimeout, "ready-timeout", time.Minute, "how long to wait for a server's GET /readyz")
+	extra := fs.String("typeauth-args", "", "extra arguments for `typeauth serve`, space-separated (e.g. \"--cache-ttl 10m\"); printed with the results")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	c.typeauthArgs = strings.Fields(*extra)
 	switch {
 	case fs.NArg() > 0:
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
@@ -90,8 +93,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("-seed-workers must be in [1, 256]")
 	case c.gen != "auto" && c.gen != "go" && c.gen != "wrk":
 		return nil, errors.New("-gen must be auto, go or wrk")
-	case c.endpoint != "verify" && c.endpoint != "authorize":
-		return nil, errors.New("-endpoint must be verify or authorize")
+	case c.endpoint != "verify" && c.endpoint != "authorize" && !isJWT(c.endpoint):
+		return nil, errors.New("-endpoint must be verify, authorize, jwt-eddsa or jwt-es256")
+	case isJWT(c.endpoint) && (c.onlyBaseline || c.state != ""):
+		return nil, errors.New("-endpoint jwt-* needs TypeAuth to issue the tokens: not with -only-baseline or -state")
 	case c.state != "" && c.onlyBaseline:
 		return nil, errors.New("-state is for TypeAuth's data; -only-baseline has none")
 	}
@@ -142,6 +147,7 @@ type bench struct {
 	wrkScript      string
 	wl             *workload
 	goVersion      string
+	jwksPath       string // JWT workloads: TypeAuth's JWKS, for the baseline
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -200,6 +206,11 @@ func (b *bench) run(ctx context.Context) error {
 		}
 	} else {
 		b.ds = localDataset(cfg.keys)
+	}
+	if isJWT(cfg.endpoint) {
+		if b.jwksPath, err = b.exchangeTokens(ctx, b.targets[0].base); err != nil {
+			return err
+		}
 	}
 	if err := b.startBaseline(ctx, baselineBin); err != nil {
 		return err
@@ -302,8 +313,9 @@ func (b *bench) startTypeAuth(ctx context.Context, root string) error {
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(p1)
 	adminAddr := "127.0.0.1:" + strconv.Itoa(p2)
-	c, err := startChild("typeauth", bin, []string{"serve", "--data-dir", dataDir, "--addr", addr, "--admin-addr", adminAddr},
-		env, filepath.Join(b.tmp, "typeauth.log"))
+	args := append([]string{"serve", "--data-dir", dataDir, "--addr", addr, "--admin-addr", adminAddr}, cfg.typeauthArgs...)
+	args = append(args, jwtServeArgs(cfg.endpoint)...)
+	c, err := startChild("typeauth", bin, args, env, filepath.Join(b.tmp, "typeauth.log"))
 	if err != nil {
 		return err
 	}
@@ -377,7 +389,11 @@ func (b *bench) startBaseline(ctx context.Context, bin string) error {
 		return err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	c, err := startChild("baseline", bin, []string{"-addr", addr, "-keys", keysPath}, os.Environ(), filepath.Join(b.tmp, "baseline.log"))
+	bargs := []string{"-addr", addr, "-keys", keysPath}
+	if b.jwksPath != "" {
+		bargs = append(bargs, "-jwks", b.jwksPath)
+	}
+	c, err := startChild("baseline", bin, bargs, os.Environ(), filepath.Join(b.tmp, "baseline.log"))
 	if err != nil {
 		return err
 	}
@@ -443,6 +459,9 @@ func (b *bench) printHeader() {
 	fmt.Fprintf(w, "TypeAuth load benchmark  %s\n", time.Now().UTC().Format(time.RFC3339))
 	fmt.Fprintf(w, "machine:   nproc %d, %s, %s/%s\n", runtime.NumCPU(), cpuModel(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(w, "go:        %s\n", b.goVersion)
+	if len(cfg.typeauthArgs) > 0 {
+		fmt.Fprintf(w, "typeauth:  serve ... %s\n", strings.Join(cfg.typeauthArgs, " "))
+	}
 	fmt.Fprintf(w, "load avg:  %s (before the runs; the machine may be shared)\n", loadAvg())
 	genDesc := "built-in Go generator"
 	if b.gen == "wrk" {
@@ -456,6 +475,8 @@ func (b *bench) printHeader() {
 		genDesc, cfg.conns, len(b.ds.keys), cfg.duration, fill, cfg.warmup, cfg.pairs)
 	if cfg.endpoint == "authorize" {
 		fmt.Fprintln(w, "endpoint:  GET /v1/authorize with Authorization: Bearer <key> (200, empty body)")
+	} else if isJWT(cfg.endpoint) {
+		fmt.Fprintf(w, "endpoint:  POST /v1/verify {\"token\",\"app_id\"} with %d %s tokens of TypeAuth (200, \"valid\":true)\n", len(b.ds.keys), jwtAlg(cfg.endpoint))
 	} else {
 		fmt.Fprintln(w, `endpoint:  POST /v1/verify {"key","app_id"} (200, "valid":true)`)
 	}

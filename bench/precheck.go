@@ -53,7 +53,11 @@ func checkOne(ctx context.Context, hc *http.Client, base, endpoint string, ds *d
 		}
 		req.Header.Set("Authorization", "Bearer "+k.secret)
 	} else {
-		body, _ := json.Marshal(client.VerifyRequest{Key: k.secret, AppID: ds.appID})
+		vreq := client.VerifyRequest{Key: k.secret, AppID: ds.appID}
+		if isJWT(endpoint) {
+			vreq.Key, vreq.Token = "", k.secret
+		}
+		body, _ := json.Marshal(vreq)
 		req, err = http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/verify", bytes.NewReader(body))
 		if err != nil {
 			return err

@@ -40,6 +40,7 @@ type keyStore struct {
 	appID string
 	meta  json.RawMessage
 	keys  map[[32]byte]key
+	jwt   *jwtKeys // -jwks: token verifies (jwt.go)
 }
 
 func main() {
@@ -55,6 +56,7 @@ func run(args []string, stderr io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8090", "listen address")
 	keysFile := fs.String("keys", "", "keys file: app id on the first line, then `secret[<TAB>key id<TAB>owner id]` per line")
 	meta := fs.String("meta", `{"plan":"pro"}`, "meta (a JSON object) answered for every key")
+	jwksFile := fs.String("jwks", "", "JWK Set whose keys verify {\"token\"} requests (EdDSA, ES256)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -69,6 +71,11 @@ func run(args []string, stderr io.Writer) error {
 		return err
 	}
 	ks.meta = json.RawMessage(*meta)
+	if *jwksFile != "" {
+		if ks.jwt, err = loadJWKS(*jwksFile); err != nil {
+			return fmt.Errorf("-jwks: %w", err)
+		}
+	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/verify", ks.verify)
@@ -131,14 +138,16 @@ func loadKeys(path string) (*keyStore, error) {
 
 func (ks *keyStore) verify(w http.ResponseWriter, r *http.Request) {
 	var req client.VerifyRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&req); err != nil || req.Key == "" {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&req); err != nil || (req.Key == "" && req.Token == "") {
 		w.Header().Set("Content-Type", "application/problem+json")
 		w.WriteHeader(http.StatusBadRequest)
 		json.NewEncoder(w).Encode(client.Problem{Type: "about:blank", Title: "Bad Request", Status: http.StatusBadRequest, Code: "BAD_REQUEST"})
 		return
 	}
 	resp := client.VerifyResponse{Code: "NOT_FOUND"}
-	if k, ok := ks.keys[sha256.Sum256([]byte(req.Key))]; ok {
+	if req.Token != "" {
+		resp = ks.verifyToken(req.Token, req.AppID)
+	} else if k, ok := ks.keys[sha256.Sum256([]byte(req.Key))]; ok {
 		if req.AppID != "" && req.AppID != ks.appID {
 			resp.Code = "FORBIDDEN"
 		} else {
