@@ -52,6 +52,7 @@ type config struct {
 	keep             bool
 	readyTimeout     time.Duration
 	typeauthArgs     []string
+	ext              extConfig // -endpoint check, -grpc-conns, -key-ratelimit (limits.go)
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -65,7 +66,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.conns, "conns", 64, "concurrent keep-alive connections")
 	fs.IntVar(&c.threads, "threads", 2, "wrk threads (-t)")
 	fs.StringVar(&c.gen, "gen", "auto", "load generator: wrk, go, or auto (wrk when on PATH)")
-	fs.StringVar(&c.endpoint, "endpoint", "verify", "endpoint under load: verify (POST /v1/verify), authorize (GET /v1/authorize), or jwt-eddsa / jwt-es256 (POST /v1/verify {\"token\"} with TypeAuth's own tokens)")
+	fs.StringVar(&c.endpoint, "endpoint", "verify", "endpoint under load: verify (POST /v1/verify), authorize (GET /v1/authorize), check (Envoy ext_authz gRPC Check), or jwt-eddsa / jwt-es256 (POST /v1/verify {\"token\"} with TypeAuth's own tokens)")
 	fs.BoolVar(&c.fill, "fill", true, "before the warm-up, request every key once on each target (built-in generator, at most 10 min), so that no measured run pays a first request of a key")
 	fs.BoolVar(&c.latency, "latency", false, "service latency mode: one connection, one thread (like wrk -t1 -c1)")
 	fs.BoolVar(&c.onlyBaseline, "only-baseline", false, "load the baseline only, with locally generated keys (no TypeAuth)")
@@ -73,6 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.state, "state", "", "keep TypeAuth's data, root key and keys in this directory and reuse them when it already holds -keys keys (pays the seeding of a large -keys once)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary directory (binaries, logs, keys) after the run")
 	fs.DurationVar(&c.readyTimeout, "ready-timeout", time.Minute, "how long to wait for a server's GET /readyz")
+	registerExtFlags(fs, c)
 	extra := fs.String("typeauth-args", "", "extra arguments for `typeauth serve`, space-separated (e.g. \"--cache-ttl 10m\"); printed with the results")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -93,12 +95,15 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("-seed-workers must be in [1, 256]")
 	case c.gen != "auto" && c.gen != "go" && c.gen != "wrk":
 		return nil, errors.New("-gen must be auto, go or wrk")
-	case c.endpoint != "verify" && c.endpoint != "authorize" && !isJWT(c.endpoint):
-		return nil, errors.New("-endpoint must be verify, authorize, jwt-eddsa or jwt-es256")
+	case c.endpoint != "verify" && c.endpoint != "authorize" && !isCheck(c.endpoint) && !isJWT(c.endpoint):
+		return nil, errors.New("-endpoint must be verify, authorize, check, jwt-eddsa or jwt-es256")
 	case isJWT(c.endpoint) && (c.onlyBaseline || c.state != ""):
 		return nil, errors.New("-endpoint jwt-* needs TypeAuth to issue the tokens: not with -only-baseline or -state")
 	case c.state != "" && c.onlyBaseline:
 		return nil, errors.New("-state is for TypeAuth's data; -only-baseline has none")
+	}
+	if err := validateExt(c); err != nil {
+		return nil, err
 	}
 	if c.latency {
 		c.conns, c.threads = 1, 1
@@ -110,6 +115,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 type target struct {
 	name string
 	base string // http://127.0.0.1:PORT of the data plane
+	grpc string // 127.0.0.1:PORT of the ext_authz listener (-endpoint check)
 	proc *child
 	runs []result
 	warm result
@@ -172,6 +178,9 @@ func (b *bench) run(ctx context.Context) error {
 	cfg := b.cfg
 	b.goVersion = goVersion(ctx)
 	b.gen = cfg.gen
+	if isCheck(cfg.endpoint) {
+		b.gen = "grpc" // wrk cannot speak gRPC (grpc.go)
+	}
 	if b.gen == "auto" || b.gen == "wrk" {
 		p, err := exec.LookPath("wrk")
 		switch {
@@ -221,7 +230,7 @@ func (b *bench) run(ctx context.Context) error {
 		b.wl.appID = ""
 	}
 	for _, t := range b.targets {
-		if err := precheck(ctx, t.base, cfg.endpoint, b.ds, 32); err != nil {
+		if err := b.precheckTarget(ctx, t); err != nil {
 			if errors.Is(err, errNoAuthorize) {
 				return fmt.Errorf("%s: %w", t.name, err)
 			}
@@ -313,7 +322,12 @@ func (b *bench) startTypeAuth(ctx context.Context, root string) error {
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(p1)
 	adminAddr := "127.0.0.1:" + strconv.Itoa(p2)
-	args := append([]string{"serve", "--data-dir", dataDir, "--addr", addr, "--admin-addr", adminAddr}, cfg.typeauthArgs...)
+	grpcArgs, grpcAddr, err := grpcServeArgs(cfg.endpoint)
+	if err != nil {
+		return err
+	}
+	args := append([]string{"serve", "--data-dir", dataDir, "--addr", addr, "--admin-addr", adminAddr}, grpcArgs...)
+	args = append(args, cfg.typeauthArgs...)
 	args = append(args, jwtServeArgs(cfg.endpoint)...)
 	c, err := startChild("typeauth", bin, args, env, filepath.Join(b.tmp, "typeauth.log"))
 	if err != nil {
@@ -331,7 +345,7 @@ func (b *bench) startTypeAuth(ctx context.Context, root string) error {
 		b.logf("reusing the %d keys of %s", len(reuse.keys), cfg.state)
 	} else {
 		b.logf("seeding 1 app and %d keys through POST /v1/keys (%d workers)", cfg.keys, cfg.seedWorkers)
-		ds, err := seedAPI(ctx, newAdmin("http://"+adminAddr, rootKey, cfg.seedWorkers), cfg.keys, cfg.seedWorkers, b.stderr)
+		ds, err := seedAPI(ctx, newAdmin("http://"+adminAddr, rootKey, cfg.seedWorkers), cfg.keys, cfg.seedWorkers, cfg.seedLimits(), b.stderr)
 		if err != nil {
 			if c.exited() {
 				err = fmt.Errorf("%w; typeauth exited, its last output:\n%s", err, c.logTail(30))
@@ -345,7 +359,7 @@ func (b *bench) startTypeAuth(ctx context.Context, root string) error {
 			}
 		}
 	}
-	b.targets = append(b.targets, &target{name: "typeauth", base: "http://" + addr, proc: c})
+	b.targets = append(b.targets, &target{name: "typeauth", base: "http://" + addr, grpc: grpcAddr, proc: c})
 	return nil
 }
 
@@ -390,6 +404,15 @@ func (b *bench) startBaseline(ctx context.Context, bin string) error {
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	bargs := []string{"-addr", addr, "-keys", keysPath}
+	grpcAddr := ""
+	if isCheck(b.cfg.endpoint) {
+		gp, err := freePort()
+		if err != nil {
+			return err
+		}
+		grpcAddr = "127.0.0.1:" + strconv.Itoa(gp)
+		bargs = append(bargs, "-grpc-addr", grpcAddr)
+	}
 	if b.jwksPath != "" {
 		bargs = append(bargs, "-jwks", b.jwksPath)
 	}
@@ -402,13 +425,13 @@ func (b *bench) startBaseline(ctx context.Context, bin string) error {
 		return err
 	}
 	b.logf("baseline ready on %s with %d keys", addr, len(b.ds.keys))
-	b.targets = append(b.targets, &target{name: "baseline", base: "http://" + addr, proc: c})
+	b.targets = append(b.targets, &target{name: "baseline", base: "http://" + addr, grpc: grpcAddr, proc: c})
 	return nil
 }
 
 // fillPass requests every key once, spread over the connections.
 func (b *bench) fillPass(ctx context.Context, t *target) (result, error) {
-	r := goLoadN(ctx, strings.TrimPrefix(t.base, "http://"), b.wl, b.cfg.conns, 10*time.Minute, true)
+	r := b.goGen(ctx, t, 10*time.Minute, true)
 	r.target, r.run, r.cpuPerOp = t.name, -1, -1
 	if ctx.Err() != nil {
 		return r, ctx.Err()
@@ -436,7 +459,7 @@ func (b *bench) load(ctx context.Context, t *target, dur time.Duration) (result,
 			return r, err
 		}
 	} else {
-		r = goLoad(ctx, strings.TrimPrefix(t.base, "http://"), b.wl, b.cfg.conns, dur)
+		r = b.goGen(ctx, t, dur, false)
 	}
 	cpu1 := procCPU(t.proc.cmd.Process.Pid)
 	r.target = t.name
@@ -464,7 +487,9 @@ func (b *bench) printHeader() {
 	}
 	fmt.Fprintf(w, "load avg:  %s (before the runs; the machine may be shared)\n", loadAvg())
 	genDesc := "built-in Go generator"
-	if b.gen == "wrk" {
+	if b.gen == "grpc" {
+		genDesc = fmt.Sprintf("built-in Go gRPC generator (%d concurrent callers over %d HTTP/2 connection(s))", cfg.conns, max(1, min(cfg.ext.grpcConns, cfg.conns)))
+	} else if b.gen == "wrk" {
 		genDesc = fmt.Sprintf("wrk -t%d -c%d -d%ds --latency (Lua script)", min(cfg.threads, cfg.conns), cfg.conns, wrkSeconds(cfg.duration))
 	}
 	fill := ""
@@ -473,12 +498,17 @@ func (b *bench) printHeader() {
 	}
 	fmt.Fprintf(w, "load:      %s; %d connection(s), %d keys, runs of %v after %sa %v warm-up per target, %d pair(s)\n",
 		genDesc, cfg.conns, len(b.ds.keys), cfg.duration, fill, cfg.warmup, cfg.pairs)
-	if cfg.endpoint == "authorize" {
+	if isCheck(cfg.endpoint) {
+		fmt.Fprintln(w, "endpoint:  envoy.service.auth.v3.Authorization/Check, Authorization: Bearer <key> (OK with X-TypeAuth-Key-Id/-App-Id/-Owner-Id)")
+	} else if cfg.endpoint == "authorize" {
 		fmt.Fprintln(w, "endpoint:  GET /v1/authorize with Authorization: Bearer <key> (200, empty body)")
 	} else if isJWT(cfg.endpoint) {
 		fmt.Fprintf(w, "endpoint:  POST /v1/verify {\"token\",\"app_id\"} with %d %s tokens of TypeAuth (200, \"valid\":true)\n", len(b.ds.keys), jwtAlg(cfg.endpoint))
 	} else {
 		fmt.Fprintln(w, `endpoint:  POST /v1/verify {"key","app_id"} (200, "valid":true)`)
+	}
+	if l := cfg.ext.limit; l != nil {
+		fmt.Fprintf(w, "limits:    every TypeAuth key has one auto_apply limit %q of %d per %v (the baseline applies none)\n", l.Name, l.Limit, time.Duration(l.DurationMs)*time.Millisecond)
 	}
 	fmt.Fprintf(w, "\n%-9s %-6s %12s %10s %10s %12s %s\n", "target", "run", "req/s", "p50", "p99", "cpu/req", "errors")
 }

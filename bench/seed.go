@@ -187,9 +187,9 @@ func (a *admin) postRetry(ctx context.Context, path string, in, out any) error {
 }
 
 // seedAPI creates one app and n keys through the management API, the way a
-// customer would, with `workers` concurrent requests; it reports progress on
-// progress every few seconds.
-func seedAPI(ctx context.Context, a *admin, n, workers int, progress io.Writer) (*dataset, error) {
+// customer would (each key with `limits`, none when nil), with `workers`
+// concurrent requests; it reports progress on progress every few seconds.
+func seedAPI(ctx context.Context, a *admin, n, workers int, limits []client.RateLimit, progress io.Writer) (*dataset, error) {
 	var app client.App
 	if err := a.postRetry(ctx, "/v1/apps", client.CreateAppRequest{Name: "bench", KeyPrefix: "bench"}, &app); err != nil {
 		return nil, fmt.Errorf("creating the app: %w", err)
@@ -217,7 +217,7 @@ func seedAPI(ctx context.Context, a *admin, n, workers int, progress io.Writer) 
 				}
 				owner := fmt.Sprintf("owner_%d", i)
 				var ck client.CreatedKey
-				err := a.postRetry(ctx, "/v1/keys", client.CreateKeyRequest{AppID: app.ID, OwnerID: owner, Meta: meta}, &ck)
+				err := a.postRetry(ctx, "/v1/keys", client.CreateKeyRequest{AppID: app.ID, OwnerID: owner, Meta: meta, RateLimits: limits}, &ck)
 				if err == nil && (ck.Secret == "" || ck.ID == "") {
 					err = fmt.Errorf("POST /v1/keys: the answer lacks the key or its id")
 				}

@@ -71,15 +71,33 @@ type App struct {
 	KeyPrefix string    `json:"key_prefix"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Token settings (shown by create, get and update; not in listings).
+	Recoverable        bool     `json:"recoverable,omitempty"`
+	MaxTokenTTLSeconds int64    `json:"max_token_ttl_seconds,omitempty"`
+	TokenAudiences     []string `json:"token_audiences,omitempty"`
+	TokenMetaClaims    []string `json:"token_meta_claims,omitempty"`
 }
 
 type CreateAppRequest struct {
 	Name      string `json:"name"`
 	KeyPrefix string `json:"key_prefix"`
+	// Recoverable keys: secrets are also stored sealed under the master
+	// key and can be revealed again (scope keys.reveal).
+	Recoverable *bool `json:"recoverable,omitempty"`
+	// MaxTokenTTLSeconds caps tokens exchanged for the app's keys (default 3600).
+	MaxTokenTTLSeconds *int64 `json:"max_token_ttl_seconds,omitempty"`
+	// TokenAudiences a token exchange may ask for besides the app id.
+	TokenAudiences []string `json:"token_audiences,omitempty"`
+	// TokenMetaClaims names the key meta fields copied into tokens (claim "meta").
+	TokenMetaClaims []string `json:"token_meta_claims,omitempty"`
 }
 
 type UpdateAppRequest struct {
-	Name Optional[string] `json:"name,omitzero"`
+	Name               Optional[string]   `json:"name,omitzero"`
+	Recoverable        Optional[bool]     `json:"recoverable,omitzero"`
+	MaxTokenTTLSeconds Optional[int64]    `json:"max_token_ttl_seconds,omitzero"`
+	TokenAudiences     Optional[[]string] `json:"token_audiences,omitzero"`
+	TokenMetaClaims    Optional[[]string] `json:"token_meta_claims,omitzero"`
 }
 
 // Refill refills a key's credits to Amount at the start of every interval (UTC).
@@ -275,4 +293,6 @@ type VerifyResponse struct {
 	// RetryAfterMs is set on RATE_LIMITED: when the denying limit has room again.
 	RetryAfterMs int64  `json:"retry_after_ms,omitempty"`
 	Message      string `json:"message,omitempty"`
+	// Token describes the token of a token verify.
+	Token *VerifyToken `json:"token,omitempty"`
 }

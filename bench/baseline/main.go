@@ -57,6 +57,7 @@ func run(args []string, stderr io.Writer) error {
 	keysFile := fs.String("keys", "", "keys file: app id on the first line, then `secret[<TAB>key id<TAB>owner id]` per line")
 	meta := fs.String("meta", `{"plan":"pro"}`, "meta (a JSON object) answered for every key")
 	jwksFile := fs.String("jwks", "", "JWK Set whose keys verify {\"token\"} requests (EdDSA, ES256)")
+	grpcAddr := fs.String("grpc-addr", "", "also serve Envoy ext_authz Check (gRPC) on this address (grpc.go)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -87,7 +88,15 @@ func run(args []string, stderr io.Writer) error {
 	srv := &http.Server{Addr: *addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	if *grpcAddr != "" {
+		gs, ln, err := listenGRPC(*grpcAddr, ks)
+		if err != nil {
+			return fmt.Errorf("-grpc-addr: %w", err)
+		}
+		defer gs.Stop()
+		go func() { errc <- gs.Serve(ln) }()
+	}
 	go func() { errc <- srv.ListenAndServe() }()
 	fmt.Fprintf(stderr, "baseline: %d keys, listening on %s\n", len(ks.keys), *addr)
 	select {

@@ -173,7 +173,8 @@ const (
 // KnownScopes lists the scope names a root key may carry.
 var KnownScopes = []string{ScopeAll, ScopeAppsRead, ScopeAppsWrite, ScopeKeysRead, ScopeKeysWrite,
 	ScopeVerify, ScopeRootKeysRead, ScopeRootKeysWrite, ScopeAuditRead, ScopeIdentitiesRead, ScopeIdentitiesWrite,
-	ScopeRolesRead, ScopeRolesWrite, ScopeRateLimitsRead, ScopeRateLimitsWrite}
+	ScopeRolesRead, ScopeRolesWrite, ScopeRateLimitsRead, ScopeRateLimitsWrite,
+	ScopeSigningKeysRead, ScopeSigningKeysWrite, ScopeIssuersRead, ScopeIssuersWrite, ScopeKeysReveal}
 
 // RootKey is a credential for the management API.
 type RootKey struct {
@@ -303,6 +304,8 @@ type Store interface {
 
 	Ping(ctx context.Context) error
 	Close() error
+
+	TokenReader
 }
 
 // Tx is the write side of the store, used inside Store.Tx.
@@ -335,4 +338,6 @@ type Tx interface {
 
 	// PutIdempotency stores a record; ErrConflict if its id exists.
 	PutIdempotency(r *IdempotencyRecord) error
+
+	TokenTx
 }

@@ -139,8 +139,17 @@ func Serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, onR
 	sweepCtx, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSweep()
 	go limiter.RunSweeper(sweepCtx, 10*time.Second, time.Now)
+	scale, err := newScaleOut(cfg, log, met)
+	if err != nil {
+		return err
+	}
+	defer scale.close()
+	var lim ratelimit.Limiter = limiter
+	if scale.limiter != nil {
+		lim = scale.limiter
+	}
 	v := verify.New(st, verify.Options{NegativeTTL: cfg.NegativeTTL, PositiveTTL: cfg.CacheTTL, StoreTimeout: cfg.StoreTimeout,
-		Limiter: limiter, PermissionWildcards: cfg.PermissionWildcards, Logger: log, Observer: met})
+		StaleWindow: cfg.StaleWindow, Limiter: lim, PermissionWildcards: cfg.PermissionWildcards, Logger: log, Observer: met})
 	met.GaugeFunc("typeauth_cache_keys", "Keys held in the verify cache.", func() float64 { p, _ := v.CacheStats(); return float64(p) })
 	met.GaugeFunc("typeauth_cache_unknown_keys", "Unknown keys remembered in the negative cache.", func() float64 { _, n := v.CacheStats(); return float64(n) })
 	met.GaugeFunc("typeauth_ratelimit_buckets", "Rate-limit buckets held by the local limiter.", func() float64 { return float64(limiter.Len()) })
@@ -173,7 +182,7 @@ func Serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, onR
 		}
 	}
 	mtls := cfg.DataPlaneAuth == httpapi.DataAuthMTLS
-	srv := httpapi.New(v, m, log, httpapi.Options{MaxBodyBytes: cfg.MaxBodyBytes, Ready: st.Ping, Metrics: met.Handler(), Gateway: httpapi.GatewayOptions{
+	srv := httpapi.New(v, m, log, httpapi.Options{MaxBodyBytes: cfg.MaxBodyBytes, Ready: st.Ping, Metrics: met.Handler(), Tokens: httpapi.TokenHTTPOptions{JWKSMaxAge: cfg.Tokens.JWKSMaxAge}, Gateway: httpapi.GatewayOptions{
 		Decider: dec, Rules: rules, TrustedProxies: cfg.TrustedProxies, ClientIPHeader: cfg.ClientIPHeader, Auth: cfg.DataPlaneAuth}})
 	dataLn, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -183,6 +192,12 @@ func Serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, onR
 	if err != nil {
 		dataLn.Close()
 		return fmt.Errorf("listen on --admin-addr: %w", err)
+	}
+	tokRT, err := setupTokens(ctx, cfg, st, v, m, log, dataLn.Addr().String(), certs != nil)
+	if err != nil {
+		dataLn.Close()
+		adminLn.Close()
+		return err
 	}
 	servers := []*http.Server{newHTTPServer(srv.DataHandler(), log), newHTTPServer(srv.AdminHandler(), log)}
 	if certs != nil {
@@ -217,6 +232,10 @@ func Serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, onR
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); rules.Run(bg) }()
+	tokRT.run(bg, &wg)
+	if err := scale.run(bg, cfg, st, v, log, met, &wg); err != nil {
+		errc <- err // shuts down like a failed listener
+	}
 	if p, ok := st.(interface {
 		PurgeIdempotency(context.Context, time.Time) (int64, error)
 	}); ok {

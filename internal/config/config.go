@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -46,6 +47,16 @@ type Config struct {
 	TLSClientCA    string        // CA of gateway client certificates (--data-plane-auth mtls)
 	DataPlaneAuth  string        // none, gateway-key or mtls
 	AuthorizeCache time.Duration // max-age hint on allowed forward-auth answers (0: no-store)
+
+	Tokens TokenConfig // JWT issuing and verification (tokens.go)
+
+	// Scale-out (several replicas on PostgreSQL + Redis).
+	RedisPrefix        string        // prefix of every Redis key (default "ta:")
+	RedisTimeout       time.Duration // bound of each Redis call
+	RedisFailurePolicy string        // closed or local: what rate limits do while Redis is down
+	Replicas           int64         // replicas sharing the limits (for --redis-failure-policy local)
+	StaleWindow        time.Duration // how long past --cache-ttl cached keys verify while the store is down
+	InvalidationPoll   time.Duration // how often the change feed is polled (PostgreSQL)
 }
 
 // Defaults returns the configuration of `typeauth serve` with no flags.
@@ -64,6 +75,14 @@ func Defaults() Config {
 		GRPCAddr:        "127.0.0.1:9191",
 		ClientIPHeader:  "X-Forwarded-For",
 		DataPlaneAuth:   "none",
+		Tokens:          tokenDefaults(),
+
+		RedisPrefix:        "ta:",
+		RedisTimeout:       250 * time.Millisecond,
+		RedisFailurePolicy: "closed",
+		Replicas:           1,
+		StaleWindow:        5 * time.Minute,
+		InvalidationPoll:   500 * time.Millisecond,
 	}
 }
 
@@ -109,8 +128,22 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	str(&c.TLSClientCA, "tls-client-ca-file", "TYPEAUTH_TLS_CLIENT_CA_FILE", "PEM CA that signs gateway client certificates (with --data-plane-auth mtls)")
 	str(&c.DataPlaneAuth, "data-plane-auth", "TYPEAUTH_DATA_PLANE_AUTH", "how gateways prove trust: none, gateway-key (verify-scoped root key in X-TypeAuth-Gateway-Key) or mtls")
 	dur(&c.AuthorizeCache, "authorize-cache-max-age", "TYPEAUTH_AUTHORIZE_CACHE_MAX_AGE", "Cache-Control max-age on allowed /v1/authorize answers (0: no-store)")
+	str(&c.RedisPrefix, "redis-prefix", "TYPEAUTH_REDIS_PREFIX", "prefix of every Redis key (several deployments can share one Redis)")
+	dur(&c.RedisTimeout, "redis-timeout", "TYPEAUTH_REDIS_TIMEOUT", "timeout of each Redis call")
+	str(&c.RedisFailurePolicy, "redis-failure-policy", "TYPEAUTH_REDIS_FAILURE_POLICY", "while Redis is unreachable: closed (rate-limited verifies answer 503) or local (each replica enforces limit/--replicas)")
+	if v := getenv("TYPEAUTH_REPLICAS"); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			c.Replicas = n
+		} else {
+			c.Replicas = -1 // reported by Validate
+		}
+	}
+	fs.Int64Var(&c.Replicas, "replicas", c.Replicas, "number of replicas sharing Redis, for --redis-failure-policy local (env TYPEAUTH_REPLICAS)")
+	dur(&c.StaleWindow, "stale-window", "TYPEAUTH_STALE_WINDOW", "how long past --cache-ttl a cached key keeps verifying while the store is unreachable (keys with credits never do)")
+	dur(&c.InvalidationPoll, "invalidation-poll", "TYPEAUTH_INVALIDATION_POLL", "how often each replica reads the change feed (PostgreSQL): the worst-case bound for a change made elsewhere")
 	c.PermissionWildcards = getenv("TYPEAUTH_PERMISSION_WILDCARDS") == "true"
 	fs.BoolVar(&c.PermissionWildcards, "permission-wildcards", c.PermissionWildcards, "let granted permissions ending in .* (and *) match every permission below them (env TYPEAUTH_PERMISSION_WILDCARDS=true)")
+	tokensLoaded := tokenFlags(fs, getenv, &c.Tokens)
 	rootFile := getenv("TYPEAUTH_ROOT_KEY_FILE")
 	fs.StringVar(&rootFile, "root-key-file", rootFile, "file holding the bootstrap root key (env TYPEAUTH_ROOT_KEY_FILE; or set TYPEAUTH_ROOT_KEY)")
 	if err := fs.Parse(args); err != nil {
@@ -118,6 +151,9 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := tokensLoaded(); err != nil {
+		return c, err
 	}
 	if strings.TrimSpace(proxies) != "" {
 		for _, p := range strings.Split(proxies, ",") {
@@ -159,7 +195,25 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("--data-dir must not be empty"))
 	}
 	if c.RedisURL != "" {
-		errs = append(errs, errors.New("--redis-url: Redis-backed limits are not available in this version; unset it"))
+		u, err := url.Parse(c.RedisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			errs = append(errs, errors.New("--redis-url must be a redis://, rediss:// or unix:// URL"))
+		}
+	}
+	if strings.ContainsAny(c.RedisPrefix, "{}") {
+		errs = append(errs, errors.New("--redis-prefix must not contain '{' or '}' (it would change the hash slot)"))
+	}
+	if c.RedisFailurePolicy != "closed" && c.RedisFailurePolicy != "local" {
+		errs = append(errs, fmt.Errorf("--redis-failure-policy %q: want closed or local", c.RedisFailurePolicy))
+	}
+	if c.Replicas < 1 || c.Replicas > 10_000 {
+		errs = append(errs, errors.New("--replicas must be between 1 and 10000"))
+	}
+	if c.StaleWindow < 0 || c.StaleWindow > 24*time.Hour {
+		errs = append(errs, errors.New("--stale-window must be between 0 and 24h"))
+	}
+	if c.InvalidationPoll < 10*time.Millisecond || c.InvalidationPoll > time.Minute {
+		errs = append(errs, errors.New("--invalidation-poll must be between 10ms and 1m"))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.LogFormat))
@@ -170,7 +224,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel))
 	}
 	for name, d := range map[string]time.Duration{"shutdown-timeout": c.ShutdownTimeout, "negative-cache-ttl": c.NegativeTTL,
-		"cache-ttl": c.CacheTTL, "store-timeout": c.StoreTimeout} {
+		"cache-ttl": c.CacheTTL, "store-timeout": c.StoreTimeout, "redis-timeout": c.RedisTimeout} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("--%s must be a positive duration such as 5s", name))
 		}
@@ -204,6 +258,7 @@ func (c *Config) Validate() error {
 	if c.AuthorizeCache < 0 || c.AuthorizeCache > time.Hour {
 		errs = append(errs, errors.New("--authorize-cache-max-age must be between 0 and 1h"))
 	}
+	errs = append(errs, c.validateTokens()...)
 	return errors.Join(errs...)
 }
 
@@ -224,6 +279,7 @@ func (c Config) Redacted() Config {
 	if c.RootKey != "" {
 		c.RootKey = "[redacted]"
 	}
+	c.Tokens = c.Tokens.redacted()
 	c.DatabaseURL = redactURL(c.DatabaseURL)
 	c.RedisURL = redactURL(c.RedisURL)
 	return c

@@ -88,6 +88,21 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request, a manage.Acto
 	if err != nil {
 		return err
 	}
+	if req.Recoverable != nil || req.MaxTokenTTLSeconds != nil || req.TokenAudiences != nil || req.TokenMetaClaims != nil {
+		var auds, meta *[]string
+		if req.TokenAudiences != nil {
+			auds = &req.TokenAudiences
+		}
+		if req.TokenMetaClaims != nil {
+			meta = &req.TokenMetaClaims
+		}
+		at, err := s.manage.CreateAppWithTokens(r.Context(), a, req.Name, req.KeyPrefix, appTokenPatch(req.Recoverable, req.MaxTokenTTLSeconds, auds, meta), idem)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, withTokens(wire.App(at.App), at.Tokens))
+		return nil
+	}
 	app, err := s.manage.CreateApp(r.Context(), a, req.Name, req.KeyPrefix, idem)
 	if err != nil {
 		return err
@@ -114,7 +129,11 @@ func (s *Server) getApp(w http.ResponseWriter, r *http.Request, a manage.Actor) 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wire.App(app))
+	ts, err := s.manage.AppTokens(r.Context(), a, app.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, withTokens(wire.App(app), ts))
 	return nil
 }
 
@@ -130,11 +149,22 @@ func (s *Server) updateApp(w http.ResponseWriter, r *http.Request, a manage.Acto
 		}
 		name = &req.Name.Value
 	}
-	app, err := s.manage.UpdateApp(r.Context(), a, r.PathValue("id"), name)
+	tokenFields := req.Recoverable.Set || req.MaxTokenTTLSeconds.Set || req.TokenAudiences.Set || req.TokenMetaClaims.Set
+	var app *auth.App
+	var err error
+	if name != nil || !tokenFields {
+		app, err = s.manage.UpdateApp(r.Context(), a, r.PathValue("id"), name)
+	} else {
+		app, err = s.manage.GetApp(r.Context(), a, r.PathValue("id"))
+	}
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wire.App(app))
+	ts, err := s.updateAppTokens(r, a, app.ID, &req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, withTokens(wire.App(app), ts))
 	return nil
 }
 

@@ -85,14 +85,12 @@ func readInto(buf []byte, w http.ResponseWriter, r *http.Request, limit int64) (
 // this server cannot evaluate are refused, never ignored: ignoring a
 // permission query or a rate limit would let a request pass that must not.
 func verifyRequest(req *client.VerifyRequest) (verify.Request, error) {
-	vr := verify.Request{Key: req.Key, AppID: req.AppID, CreditCost: 1, Permissions: req.Permissions}
+	vr := verify.Request{Key: req.Key, Token: req.Token, AppID: req.AppID, CreditCost: 1, Permissions: req.Permissions}
 	switch {
 	case req.Key == "" && req.Token == "":
 		return vr, auth.Errorf(auth.ErrInvalid, "missing_credential", "key (or token) is required")
 	case req.Key != "" && req.Token != "":
 		return vr, auth.Errorf(auth.ErrInvalid, "ambiguous_credential", "give key or token, not both")
-	case req.Token != "":
-		return vr, auth.Errorf(auth.ErrInvalid, "unsupported", "token verification is not available in this version")
 	case len(req.RateLimits) > 64:
 		return vr, auth.Errorf(auth.ErrInvalid, "too_many_ratelimits", "at most 64 rate limits per verify")
 	}
@@ -151,6 +149,9 @@ func verifyResponse(d *verify.Decision) client.VerifyResponse {
 		for i, l := range d.RateLimits {
 			resp.RateLimits[i] = client.RateLimitState{Name: l.Name, Limit: l.Limit, Remaining: l.Remaining, ResetAt: l.ResetAt.UTC()}
 		}
+	}
+	if t := d.Token; t != nil {
+		tokenResponse(&resp, d, t)
 	}
 	resp.MissingPermissions = d.Missing
 	if d.RetryAfter > 0 {

@@ -83,12 +83,12 @@ func TestPanicIsA500(t *testing.T) {
 	}
 }
 
-func TestVerifyRejectsUnsupported(t *testing.T) {
+func TestVerifyTokenWhenTokensAreOff(t *testing.T) {
 	s := newServer(t)
 	for _, body := range []string{`{"token":"a.b.c"}`} {
 		rec := httptest.NewRecorder()
 		s.DataHandler().ServeHTTP(rec, httptest.NewRequest("POST", "/v1/verify", strings.NewReader(body)))
-		if rec.Code != 400 || !strings.Contains(rec.Body.String(), `"unsupported"`) {
+		if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"MALFORMED"`) {
 			t.Errorf("%s: %d %s", body, rec.Code, rec.Body)
 		}
 	}

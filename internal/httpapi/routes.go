@@ -42,12 +42,15 @@ var (
 func (s *Server) routes() []route {
 	return []route{
 		// data plane
-		{method: "POST", path: "/v1/verify", plane: DataPlane, summary: "Verify an API key", req: typeOf[client.VerifyRequest](), resp: typeOf[client.VerifyResponse](), status: 200, handler: s.handleVerify()},
+		{method: "POST", path: "/v1/verify", plane: DataPlane, summary: "Verify an API key or a JWT (key or token)", req: typeOf[client.VerifyRequest](), resp: typeOf[client.VerifyResponse](), status: 200, handler: s.handleVerify()},
 		{method: "POST", path: "/v1/ratelimit", plane: DataPlane, summary: "Stand-alone rate limiting of any identifier in a namespace", req: typeOf[client.RateLimitRequest](), resp: typeOf[client.RateLimitResponse](), status: 200, handler: s.handleRateLimit()},
 		{method: "", path: "/v1/authorize", plane: DataPlane, summary: "Forward-auth for gateways (any method, any sub-path): 200 with identity headers and an empty body, or 401/403/429 with X-TypeAuth-Code", status: 200, handler: s.handleAuthorize()},
 		{method: "", path: "/v1/authorize/", plane: DataPlane, summary: "Forward-auth with the original path appended (Envoy path_prefix)", status: 200, handler: s.handleAuthorize()},
 		{method: "POST", path: "/oauth2/introspect", plane: DataPlane, summary: "RFC 7662 token introspection (form: token); caller: a verify-scoped root key as Bearer or Basic password", resp: typeOf[client.Introspection](), status: 200, handler: s.handleIntrospect()},
 		{method: "POST", path: "/oauth2/revoke", plane: DataPlane, summary: "RFC 7009 revocation of one's own key (form: token); always 200", status: 200, handler: s.handleRevoke()},
+		{method: "POST", path: "/v1/tokens", plane: DataPlane, summary: "Exchange an API key (Authorization: Bearer) for a short-lived JWT; a verify-scoped root key may name key_id. A form body is RFC 8693 token exchange", req: typeOf[client.TokenRequest](), resp: typeOf[client.TokenResponse](), status: 200, handler: s.handleToken()},
+		{method: "GET", path: "/.well-known/jwks.json", plane: DataPlane, summary: "The public keys of TypeAuth's tokens (JWK Set; next and retired keys included)", status: 200, handler: s.handleJWKS()},
+		{method: "GET", path: "/.well-known/openid-configuration", plane: DataPlane, summary: "Minimal OpenID Provider configuration: issuer, jwks_uri, token_endpoint", resp: typeOf[client.OpenIDConfiguration](), status: 200, handler: s.handleDiscovery()},
 		// both planes
 		{method: "GET", path: "/metrics", plane: BothPlanes, summary: "Prometheus metrics (text exposition format)", status: 200, handler: s.handleMetrics()},
 		{method: "GET", path: "/healthz", plane: BothPlanes, summary: "Liveness", status: 200, handler: handleHealthz()},
@@ -88,6 +91,15 @@ func (s *Server) routes() []route {
 		{method: "DELETE", path: "/v1/ratelimit/overrides/{id}", plane: AdminPlane, scope: "ratelimits.write", summary: "Delete an override", status: 204, handler: s.admin(s.deleteOverride)},
 		{method: "GET", path: "/v1/rules", plane: AdminPlane, scope: "apps.read", summary: "Get the route rules in force", resp: typeOf[client.RuleSet](), status: 200, handler: s.admin(s.getRules)},
 		{method: "PUT", path: "/v1/rules", plane: AdminPlane, scope: "apps.write", summary: "Replace the ordered route rules (409 if version is stale or rules come from a file)", req: typeOf[client.PutRulesRequest](), resp: typeOf[client.RuleSet](), status: 200, handler: s.admin(s.putRules)},
+		{method: "GET", path: "/v1/signing-keys", plane: AdminPlane, scope: "signing_keys.read", summary: "List the token signing keys (next, active, retired)", resp: typeOf[client.List[client.SigningKey]](), status: 200, handler: s.admin(s.listSigningKeys)},
+		{method: "POST", path: "/v1/signing-keys/rotate", plane: AdminPlane, scope: "signing_keys.write", summary: "Create a signing key: published now, signs after the publish delay (or at once with immediate)", req: typeOf[client.RotateSigningKeyRequest](), resp: typeOf[client.SigningKey](), status: 201, handler: s.admin(s.rotateSigningKey)},
+		{method: "POST", path: "/v1/issuers", plane: AdminPlane, scope: "issuers.write", summary: "Trust a third-party JWT issuer", req: typeOf[client.CreateIssuerRequest](), resp: typeOf[client.Issuer](), status: 201, handler: s.admin(s.createIssuer)},
+		{method: "GET", path: "/v1/issuers", plane: AdminPlane, scope: "issuers.read", summary: "List trusted issuers", resp: typeOf[client.List[client.Issuer]](), status: 200, handler: s.admin(s.listIssuers)},
+		{method: "GET", path: "/v1/issuers/{id}", plane: AdminPlane, scope: "issuers.read", summary: "Get a trusted issuer (with its key set state on this node)", resp: typeOf[client.Issuer](), status: 200, handler: s.admin(s.getIssuer)},
+		{method: "PATCH", path: "/v1/issuers/{id}", plane: AdminPlane, scope: "issuers.write", summary: "Update a trusted issuer", req: typeOf[client.UpdateIssuerRequest](), resp: typeOf[client.Issuer](), status: 200, handler: s.admin(s.updateIssuer)},
+		{method: "DELETE", path: "/v1/issuers/{id}", plane: AdminPlane, scope: "issuers.write", summary: "Stop trusting an issuer", status: 204, handler: s.admin(s.deleteIssuer)},
+		{method: "POST", path: "/v1/tokens/revoke", plane: AdminPlane, scope: "keys.write", summary: "Revoke a token by jti (or give the token): it fails verification until it expires", req: typeOf[client.RevokeTokenRequest](), resp: typeOf[client.RevokedToken](), status: 200, handler: s.admin(s.revokeToken)},
+		{method: "POST", path: "/v1/keys/{id}/reveal", plane: AdminPlane, scope: "keys.reveal", summary: "Show the secret of a key of a recoverable app again (audited)", resp: typeOf[client.CreatedKey](), status: 200, handler: s.admin(s.revealKey)},
 		{method: "GET", path: "/v1/audit", plane: AdminPlane, scope: "audit.read", summary: "List audit entries, newest first", query: pageParams, resp: typeOf[client.List[client.AuditEntry]](), status: 200, handler: s.admin(s.listAudit)},
 		{method: "POST", path: "/v1/audit/verify", plane: AdminPlane, scope: "audit.read", summary: "Check the audit hash chain", resp: typeOf[client.AuditVerifyResult](), status: 200, handler: s.admin(s.verifyAudit)},
 	}

@@ -26,6 +26,8 @@ type Options struct {
 	Gateway GatewayOptions
 	// Metrics serves GET /metrics (Prometheus); nil answers 404.
 	Metrics http.Handler
+	// Tokens configures the token endpoints (JWKS caching).
+	Tokens TokenHTTPOptions
 }
 
 // Server holds the dependencies of every handler.

@@ -114,6 +114,9 @@ func (s *Service) CreateKey(ctx context.Context, a Actor, k *auth.Key, idem *Ide
 		if err := tx.InsertKey(&nk, sec); err != nil {
 			return nil, err
 		}
+		if err := s.sealSecret(tx, nk.AppID, nk.ID, secret); err != nil {
+			return nil, err
+		}
 		return &CreatedKey{Key: &nk, Secret: secret}, s.audit(tx, a, "key.create", "key", nk.ID, nil, &nk)
 	})
 	if err != nil {
@@ -234,6 +237,9 @@ func (s *Service) RollKey(ctx context.Context, a Actor, id string, grace time.Du
 		after.Start = keyfmt.Start(secret)
 		after.UpdatedAt = now
 		if err := tx.InsertSecret(auth.Secret{Hash: keyfmt.Hash(secret), KeyID: id, Start: after.Start, CreatedAt: now}); err != nil {
+			return err
+		}
+		if err := s.sealSecret(tx, before.AppID, id, secret); err != nil {
 			return err
 		}
 		if err := tx.UpdateKey(&after); err != nil {

@@ -32,6 +32,7 @@ type Service struct {
 	cache Cache
 	now   func() time.Time
 	log   *slog.Logger
+	tok   TokenOptions // see EnableTokens
 }
 
 // New returns a Service. now may be nil (time.Now).
@@ -42,7 +43,9 @@ func New(store auth.Store, cache Cache, now func() time.Time, log *slog.Logger) 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: store, cache: cache, now: now, log: log}
+	s := &Service{store: store, cache: cache, now: now, log: log}
+	s.EnableTokens(TokenOptions{})
+	return s
 }
 
 // Actor is who calls: a root key and the address it called from.

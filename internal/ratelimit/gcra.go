@@ -54,11 +54,15 @@ func charge(base bucket, l *Limit, now int64) (next bucket, ok bool, retry int64
 	// Cost <= Limit, so q <= Window and nothing below can overflow.
 	hi, lo := bits.Mul64(uint64(l.Cost), uint64(w))
 	q, r := bits.Div64(hi, lo, uint64(l.Limit))
-	next = bucket{tat: base.tat + int64(q), rem: base.rem + int64(r), lim: l.Limit}
-	if next.rem >= l.Limit {
-		next.rem -= l.Limit
+	// rem + r < 2·Limit: summed in uint64, it cannot overflow even for a
+	// Limit above MaxInt64/2.
+	sum := uint64(base.rem) + r
+	next = bucket{tat: base.tat + int64(q), lim: l.Limit}
+	if sum >= uint64(l.Limit) {
+		sum -= uint64(l.Limit)
 		next.tat++
 	}
+	next.rem = int64(sum)
 	// Allowed iff the new TAT is at most one window ahead of now.
 	d := next.tat - now
 	if d < w || (d == w && next.rem == 0) {

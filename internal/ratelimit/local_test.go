@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"context"
 	"errors"
+	"math"
 	"runtime"
 	"strconv"
 	"sync"
@@ -174,4 +175,22 @@ func TestIdleBucketMemory(t *testing.T) {
 		t.Errorf("heap after sweep %d bytes above start; want under 5%% of the %d held", after-before, held-before)
 	}
 	runtime.KeepAlive(l)
+}
+
+// TestHugeLimitNoOverflow: with a Limit above MaxInt64/2 the fractional
+// parts of two charges sum past MaxInt64; they must carry, not wrap.
+func TestHugeLimitNoOverflow(t *testing.T) {
+	l := ratelimit.NewLocal(ratelimit.Options{})
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const L = math.MaxInt64
+	st := make([]ratelimit.State, 1)
+	for _, cost := range []int64{2, L / 2} {
+		if ok, _, err := l.Check(context.Background(), now, []ratelimit.Limit{{Key: "a", Name: "a", Limit: L, Window: time.Minute, Cost: cost}}, st); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+	}
+	// 2·60e9/L + (L/2)·60e9/L = 30 s exactly, plus a fraction below 1 ns.
+	if want := now.Add(30*time.Second + time.Nanosecond); !st[0].ResetAt.Equal(want) {
+		t.Fatalf("ResetAt = %v; want %v", st[0].ResetAt, want)
+	}
 }

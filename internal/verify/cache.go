@@ -23,12 +23,13 @@ type entry struct {
 	identity *auth.Identity
 	perms    permSet
 	limits   []limitDef
+	tag      string // hash tag of the buckets: "{i:<identity id>}" or "{k:<key id>}"
 }
 
 // limitDef is one rate limit a verify may apply.
 type limitDef struct {
 	name   string
-	bucket string // "k\x00<key id>\x00<name>" or "i\x00<identity id>\x00<name>"
+	bucket string // tag + "k\x00<key id>\x00<name>" or tag + "i\x00<identity id>\x00<name>"
 	limit  int64
 	window time.Duration
 	auto   bool

@@ -54,7 +54,7 @@ func collectLimits(e *entry, r *Request, buf []ratelimit.Limit) ([]ratelimit.Lim
 				return nil, auth.Errorf(auth.ErrInvalid, "unknown_ratelimit",
 					"ratelimits: the key has no limit named "+u.Name+" (give limit and duration to apply one for this call)")
 			}
-			list = append(list, ratelimit.Limit{Key: "k\x00" + e.key.ID + "\x00" + u.Name, Name: u.Name, Limit: u.Limit, Window: u.Duration, Cost: cost})
+			list = append(list, ratelimit.Limit{Key: e.tag + "k\x00" + e.key.ID + "\x00" + u.Name, Name: u.Name, Limit: u.Limit, Window: u.Duration, Cost: cost})
 		}
 		if len(list) > maxLimitsPerVerify {
 			return nil, auth.Errorf(auth.ErrInvalid, "too_many_ratelimits", "at most 64 rate limits per verify")

@@ -46,9 +46,16 @@ func (v *Verifier) resolve(ctx context.Context, e *entry) error {
 		}
 	}
 	e.perms = newPermSet(granted, v.opt.PermissionWildcards)
+	// Bucket keys carry a Redis hash tag naming the slot owner: the
+	// identity when the key has one, else the key, so that every bucket of
+	// one verify shares one cluster slot (see package redislimiter).
+	e.tag = "{k:" + k.ID + "}"
+	if e.identity != nil {
+		e.tag = "{i:" + e.identity.ID + "}"
+	}
 	add := func(kind byte, owner string, rl []auth.RateLimit) {
 		for _, l := range rl {
-			e.limits = append(e.limits, limitDef{name: l.Name, bucket: string(kind) + "\x00" + owner + "\x00" + l.Name,
+			e.limits = append(e.limits, limitDef{name: l.Name, bucket: e.tag + string(kind) + "\x00" + owner + "\x00" + l.Name,
 				limit: l.Limit, window: l.Duration, auto: l.AutoApply})
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -32,6 +33,15 @@ type Options struct {
 	PositiveTTL time.Duration
 	// StoreTimeout bounds every store call on the verify path (default 2s).
 	StoreTimeout time.Duration
+	// StaleWindow is how long past PositiveTTL a cached key keeps
+	// verifying when the store cannot be read (default 0: never). Only
+	// keys loaded before are served stale, never one with credits (a
+	// credit must be durably spent); unknown keys fail closed. While the
+	// store is failing, refreshes are retried at most every StoreRetry.
+	StaleWindow time.Duration
+	// StoreRetry is how long after a failed refresh stale keys are served
+	// without trying the store again (default 1s).
+	StoreRetry time.Duration
 	// MaxNegative bounds the number of negative entries (default 100,000).
 	MaxNegative int
 	// Now is the clock (default time.Now).
@@ -49,12 +59,16 @@ type Options struct {
 
 // Verifier answers verify requests.
 type Verifier struct {
-	store     auth.KeyReader
-	cache     *cache
-	flight    singleflight.Group
-	opt       Options
-	overrides overrideCache
-	queries   queryCache
+	store  auth.KeyReader
+	cache  *cache
+	flight singleflight.Group
+	opt    Options
+	// storeDownUntil (Unix ns): until then, a stale entry inside the stale
+	// window is served without trying the store.
+	storeDownUntil atomic.Int64
+	overrides      overrideCache
+	queries        queryCache
+	tok            *tokens // nil until EnableTokens
 }
 
 // New returns a Verifier reading from store.
@@ -67,6 +81,9 @@ func New(store auth.KeyReader, opt Options) *Verifier {
 	}
 	if opt.StoreTimeout <= 0 {
 		opt.StoreTimeout = 2 * time.Second
+	}
+	if opt.StoreRetry <= 0 {
+		opt.StoreRetry = time.Second
 	}
 	if opt.MaxNegative <= 0 {
 		opt.MaxNegative = 100_000
@@ -85,7 +102,10 @@ func New(store auth.KeyReader, opt Options) *Verifier {
 
 // Request is one verification.
 type Request struct {
-	Key   string
+	Key string
+	// Token is a JWT to verify instead of a key (TypeAuth's own, or one of
+	// a trusted issuer). A Key that looks like a JWT is verified as one too.
+	Token string
 	AppID string // "" accepts a key of any app
 	// CreditCost is taken from the key's credits on success (0 spends none).
 	CreditCost int64
@@ -138,6 +158,8 @@ type Decision struct {
 	RetryAfter  time.Duration
 	// Missing lists the permissions that were missing (INSUFFICIENT_PERMISSIONS).
 	Missing []string
+	// Token describes the verified token, for a token verify.
+	Token *TokenInfo
 }
 
 // Valid reports whether the decision allows the request.
@@ -166,7 +188,14 @@ func (v *Verifier) Verify(ctx context.Context, r *Request) (Decision, error) {
 }
 
 func (v *Verifier) verify(ctx context.Context, r *Request) (Decision, error) {
+	if r.Token != "" {
+		return v.verifyToken(ctx, r, r.Token)
+	}
 	if _, err := keyfmt.Check(r.Key); err != nil {
+		if v.tok != nil && LooksLikeJWT(r.Key) {
+			// A gateway door passed a bearer JWT as the key.
+			return v.verifyToken(ctx, r, r.Key)
+		}
 		return Decision{Code: auth.CodeMalformed, Reason: err.Error()}, nil
 	}
 	h := keyfmt.Hash(r.Key)
@@ -183,11 +212,18 @@ func (v *Verifier) verify(ctx context.Context, r *Request) (Decision, error) {
 		v.cache.drop(h)
 		return Decision{Code: auth.CodeNotFound}, nil
 	}
+	return v.decide(ctx, e, r, now, &e.perms)
+}
+
+// decide applies everything but the secret to a found key: app, enabled,
+// expiry, IP allow list, the permission query (against perms), rate limits
+// and credits. The token path calls it with the permissions of the token.
+func (v *Verifier) decide(ctx context.Context, e *entry, r *Request, now time.Time, perms *permSet) (Decision, error) {
 	k := e.key
 	if r.AppID != "" && r.AppID != k.AppID {
 		return Decision{Code: auth.CodeForbidden, Reason: "key belongs to another app"}, nil
 	}
-	d := Decision{Key: k, Identity: e.identity, Permissions: e.perms.list}
+	d := Decision{Key: k, Identity: e.identity, Permissions: perms.list}
 	if k.Credits != nil {
 		d.HasCredits = true
 		d.Remaining = k.Credits.Effective(now)
@@ -209,9 +245,9 @@ func (v *Verifier) verify(ctx context.Context, r *Request) (Decision, error) {
 		if err != nil {
 			return Decision{}, err
 		}
-		if !q.Eval(e.perms.has) {
+		if !q.Eval(perms.has) {
 			d.Code = auth.CodeInsufficientPermissions
-			d.Missing = q.Missing(e.perms.has)
+			d.Missing = q.Missing(perms.has)
 			d.Reason = "missing permissions"
 			return d, nil
 		}
@@ -264,8 +300,14 @@ func ipAllowed(list []netip.Prefix, ip netip.Addr) bool {
 
 // lookup returns the cache entry for h, loading it from the store on a miss
 // or when it is older than its TTL. Concurrent misses for h share one load.
+//
+// When the store fails, a key loaded less than PositiveTTL + StaleWindow
+// ago is served from the cache (stale) unless it has credits; while the
+// store keeps failing, such keys are served without retrying the store
+// more often than every StoreRetry.
 func (v *Verifier) lookup(ctx context.Context, h *[32]byte, now time.Time) (*entry, error) {
-	if e := v.cache.get(h); e != nil {
+	e := v.cache.get(h)
+	if e != nil {
 		ttl := v.opt.PositiveTTL
 		if e.key == nil {
 			ttl = v.opt.NegativeTTL
@@ -273,8 +315,22 @@ func (v *Verifier) lookup(ctx context.Context, h *[32]byte, now time.Time) (*ent
 		if now.Sub(e.loadedAt) < ttl {
 			return e, nil
 		}
+		if v.servableStale(e, now) && now.UnixNano() < v.storeDownUntil.Load() {
+			return e, nil
+		}
 	}
-	return v.load(ctx, *h, now)
+	fresh, err := v.load(ctx, *h, now)
+	if err != nil && e != nil && ctx.Err() == nil && v.servableStale(e, now) {
+		return e, nil
+	}
+	return fresh, err
+}
+
+// servableStale reports whether e may be served past its TTL because the
+// store cannot be read.
+func (v *Verifier) servableStale(e *entry, now time.Time) bool {
+	return e.key != nil && e.key.Credits == nil && v.opt.StaleWindow > 0 &&
+		now.Sub(e.loadedAt) < v.opt.PositiveTTL+v.opt.StaleWindow
 }
 
 // load reads h from the store (a cache miss). It takes h by value so that the
@@ -296,12 +352,17 @@ func (v *Verifier) load(ctx context.Context, h [32]byte, now time.Time) (*entry,
 		case errors.Is(err, auth.ErrNotFound):
 			e.secret = &auth.Secret{}
 		case err != nil:
+			v.storeDownUntil.Store(now.Add(v.opt.StoreRetry).UnixNano())
 			return nil, fmt.Errorf("load key: %w", err)
 		default:
 			e.key, e.secret = k, s
 			if err := v.resolve(lctx, e); err != nil {
+				v.storeDownUntil.Store(now.Add(v.opt.StoreRetry).UnixNano())
 				return nil, err
 			}
+		}
+		if v.storeDownUntil.Load() != 0 {
+			v.storeDownUntil.Store(0)
 		}
 		v.cache.put(h, e, gen)
 		return e, nil
@@ -322,12 +383,18 @@ func (v *Verifier) load(ctx context.Context, h [32]byte, now time.Time) (*entry,
 // change, before answering.
 func (v *Verifier) InvalidateKey(keyID string, hashes ...[32]byte) {
 	v.cache.invalidate(keyID, hashes...)
+	if v.tok != nil {
+		v.tok.byID.invalidate(keyID)
+	}
 }
 
 // InvalidateAll empties the cache.
 func (v *Verifier) InvalidateAll() {
 	v.cache.invalidateAll()
 	v.overrides.invalidate()
+	if v.tok != nil {
+		v.tok.byID.invalidate("")
+	}
 }
 
 // CacheStats reports the number of cached keys and unknown secrets.

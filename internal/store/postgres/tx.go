@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -250,6 +251,12 @@ func (t *tx) AppendAudit(e *auth.AuditEntry) error {
 		e.Seq, e.ID, ms(e.Time), e.ActorID, e.Action, e.TargetType, e.TargetID, e.RemoteAddr,
 		nullBytes(e.Before), nullBytes(e.After), e.PrevHash[:], e.Hash[:]); err != nil {
 		return translate("append audit", err)
+	}
+	// Delivered to every replica's listener when (and only if) the
+	// transaction commits: see ListenChanges and internal/cluster.
+	if _, err := t.tx.Exec(t.ctx, `SELECT pg_notify(`+changesChannel+`, $1)`,
+		strconv.FormatInt(e.Seq, 10)+" "+e.TargetType+" "+e.TargetID); err != nil {
+		return translate("append audit: notify", err)
 	}
 	return t.execOne("append audit", `UPDATE audit_head SET seq = $1, hash = $2 WHERE one = 1`, e.Seq, e.Hash[:])
 }

@@ -61,6 +61,7 @@ func Run(t *testing.T, open Opener) {
 		})
 	}
 	runIdentities(t, open)
+	runTokens(t, open)
 }
 
 // RunShared runs the tests that need two stores (two pools, as two replicas

@@ -1,0 +1,307 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/typeauth/typeauth/internal/auth"
+)
+
+var (
+	_ auth.TokenReader = (*Store)(nil)
+	_ auth.TokenTx     = (*tx)(nil)
+)
+
+const signingKeyColumns = `kid, alg, public_jwk, sealed, state, created_at, activate_at, retire_at, expires_at`
+
+func scanSigningKey(sc scanner) (*auth.SigningKey, error) {
+	var k auth.SigningKey
+	var created, activate int64
+	var retire, expires sql.NullInt64
+	var pub []byte
+	if err := sc.Scan(&k.KID, &k.Alg, &pub, &k.Sealed, &k.State, &created, &activate, &retire, &expires); err != nil {
+		return nil, err
+	}
+	k.PublicJWK = pub
+	k.CreatedAt, k.ActivateAt = fromMS(created), fromMS(activate)
+	k.RetireAt, k.ExpiresAt = fromNullMS(retire), fromNullMS(expires)
+	return &k, nil
+}
+
+const issuerColumns = `id, name, issuer, jwks_url, discovery_url, jwks, algorithms, audiences, leeway_ms,
+	required_claims, owner_claim, permissions_claim, created_at, updated_at`
+
+func issuerArgs(i *auth.Issuer) ([]any, error) {
+	algs, err := jsonText(i.Algorithms)
+	if err != nil {
+		return nil, err
+	}
+	if algs == nil {
+		algs = "[]"
+	}
+	auds, err := jsonText(i.Audiences)
+	if err != nil {
+		return nil, err
+	}
+	req, err := jsonText(i.RequiredClaims)
+	if err != nil {
+		return nil, err
+	}
+	return []any{i.ID, i.Name, i.Issuer, i.JWKSURL, i.DiscoveryURL, nullBytes(i.JWKS), algs, auds,
+		i.Leeway.Milliseconds(), req, i.OwnerClaim, i.PermissionsClaim, ms(i.CreatedAt), ms(i.UpdatedAt)}, nil
+}
+
+func scanIssuer(sc scanner) (*auth.Issuer, error) {
+	var i auth.Issuer
+	var jwks []byte
+	var algs string
+	var auds, req sql.NullString
+	var leeway, created, updated int64
+	if err := sc.Scan(&i.ID, &i.Name, &i.Issuer, &i.JWKSURL, &i.DiscoveryURL, &jwks, &algs, &auds, &leeway,
+		&req, &i.OwnerClaim, &i.PermissionsClaim, &created, &updated); err != nil {
+		return nil, err
+	}
+	var err error
+	if i.Algorithms, err = fromJSONText[string](sql.NullString{String: algs, Valid: true}); err != nil {
+		return nil, err
+	}
+	if i.Audiences, err = fromJSONText[string](auds); err != nil {
+		return nil, err
+	}
+	if i.RequiredClaims, err = fromJSONText[string](req); err != nil {
+		return nil, err
+	}
+	if jwks != nil {
+		i.JWKS = jwks
+	}
+	i.Leeway = time.Duration(leeway) * time.Millisecond
+	i.CreatedAt, i.UpdatedAt = fromMS(created), fromMS(updated)
+	return &i, nil
+}
+
+const tokenSettingsColumns = `id, recoverable, max_token_ttl_ms, token_audiences, token_meta_claims`
+
+func scanTokenSettings(sc scanner) (*auth.TokenSettings, error) {
+	var s auth.TokenSettings
+	var ttl int64
+	var auds, meta sql.NullString
+	if err := sc.Scan(&s.AppID, &s.Recoverable, &ttl, &auds, &meta); err != nil {
+		return nil, err
+	}
+	s.MaxTTL = time.Duration(ttl) * time.Millisecond
+	var err error
+	if s.Audiences, err = fromJSONText[string](auds); err != nil {
+		return nil, err
+	}
+	if s.MetaClaims, err = fromJSONText[string](meta); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+func collectRows[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// ---- read side ----
+
+func (s *Store) SigningKeys(ctx context.Context) ([]*auth.SigningKey, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+signingKeyColumns+` FROM signing_keys ORDER BY created_at, kid`)
+	if err != nil {
+		return nil, translate("signing keys", err)
+	}
+	out, err := collectRows(rows, scanSigningKey)
+	return out, translate("signing keys", err)
+}
+
+func (s *Store) Issuers(ctx context.Context) ([]*auth.Issuer, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+issuerColumns+` FROM issuers ORDER BY id`)
+	if err != nil {
+		return nil, translate("issuers", err)
+	}
+	out, err := collectRows(rows, scanIssuer)
+	return out, translate("issuers", err)
+}
+
+func (s *Store) GetIssuer(ctx context.Context, id string) (*auth.Issuer, error) {
+	i, err := scanIssuer(s.r.QueryRowContext(ctx, `SELECT `+issuerColumns+` FROM issuers WHERE id = ?`, id))
+	if err != nil {
+		return nil, translate("get issuer", err)
+	}
+	return i, nil
+}
+
+func (s *Store) RevokedTokens(ctx context.Context, now time.Time) ([]auth.RevokedToken, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT jti, expires_at, revoked_at FROM revoked_tokens WHERE expires_at > ? ORDER BY jti`, ms(now))
+	if err != nil {
+		return nil, translate("revoked tokens", err)
+	}
+	out, err := collectRows(rows, func(sc scanner) (auth.RevokedToken, error) {
+		var r auth.RevokedToken
+		var exp, rev int64
+		err := sc.Scan(&r.JTI, &exp, &rev)
+		r.ExpiresAt, r.RevokedAt = fromMS(exp), fromMS(rev)
+		return r, err
+	})
+	return out, translate("revoked tokens", err)
+}
+
+func (s *Store) PurgeRevokedTokens(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM revoked_tokens WHERE expires_at <= ?`, ms(before))
+	if err != nil {
+		return 0, translate("purge revoked tokens", err)
+	}
+	n, err := res.RowsAffected()
+	return n, translate("purge revoked tokens", err)
+}
+
+func (s *Store) TokenSettings(ctx context.Context, appID string) (*auth.TokenSettings, error) {
+	ts, err := scanTokenSettings(s.r.QueryRowContext(ctx, `SELECT `+tokenSettingsColumns+` FROM apps WHERE id = ?`, appID))
+	if err != nil {
+		return nil, translate("token settings", err)
+	}
+	return ts, nil
+}
+
+func (s *Store) SealedSecret(ctx context.Context, keyID string) ([]byte, error) {
+	var b []byte
+	if err := s.r.QueryRowContext(ctx, `SELECT secret_sealed FROM keys WHERE id = ?`, keyID).Scan(&b); err != nil {
+		return nil, translate("sealed secret", err)
+	}
+	if b == nil {
+		return nil, fmt.Errorf("sqlite: sealed secret: %w", auth.ErrNotFound)
+	}
+	return b, nil
+}
+
+// ---- write side ----
+
+func (t *tx) SigningKeys() ([]*auth.SigningKey, error) {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+signingKeyColumns+` FROM signing_keys ORDER BY created_at, kid`)
+	if err != nil {
+		return nil, translate("signing keys", err)
+	}
+	out, err := collectRows(rows, scanSigningKey)
+	return out, translate("signing keys", err)
+}
+
+func (t *tx) InsertSigningKey(k *auth.SigningKey) error {
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO signing_keys (`+signingKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.KID, k.Alg, []byte(k.PublicJWK), k.Sealed, k.State, ms(k.CreatedAt), ms(k.ActivateAt), nullMS(k.RetireAt), nullMS(k.ExpiresAt))
+	return translate("insert signing key", err)
+}
+
+func (t *tx) UpdateSigningKey(k *auth.SigningKey) error {
+	return t.execOne("update signing key", `UPDATE signing_keys SET state = ?, retire_at = ?, expires_at = ? WHERE kid = ?`,
+		k.State, nullMS(k.RetireAt), nullMS(k.ExpiresAt), k.KID)
+}
+
+func (t *tx) DeleteSigningKey(kid string) error {
+	return t.execOne("delete signing key", `DELETE FROM signing_keys WHERE kid = ?`, kid)
+}
+
+func (t *tx) GetIssuer(id string) (*auth.Issuer, error) {
+	i, err := scanIssuer(t.tx.QueryRowContext(t.ctx, `SELECT `+issuerColumns+` FROM issuers WHERE id = ?`, id))
+	if err != nil {
+		return nil, translate("get issuer", err)
+	}
+	return i, nil
+}
+
+func issuerConflict(op string, err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE {
+		return auth.Errorf(auth.ErrConflict, "issuer_exists", "another trusted issuer has this issuer (iss)")
+	}
+	return translate(op, err)
+}
+
+func (t *tx) InsertIssuer(i *auth.Issuer) error {
+	args, err := issuerArgs(i)
+	if err != nil {
+		return fmt.Errorf("sqlite: insert issuer: %w", err)
+	}
+	_, err = t.tx.ExecContext(t.ctx, `INSERT INTO issuers (`+issuerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+	if err != nil {
+		return issuerConflict("insert issuer", err)
+	}
+	return nil
+}
+
+func (t *tx) UpdateIssuer(i *auth.Issuer) error {
+	args, err := issuerArgs(i)
+	if err != nil {
+		return fmt.Errorf("sqlite: update issuer: %w", err)
+	}
+	res, err := t.tx.ExecContext(t.ctx, `UPDATE issuers SET name = ?, issuer = ?, jwks_url = ?, discovery_url = ?, jwks = ?,
+		algorithms = ?, audiences = ?, leeway_ms = ?, required_claims = ?, owner_claim = ?, permissions_claim = ?,
+		updated_at = ? WHERE id = ?`, append(append(args[1:12:12], args[13]), i.ID)...)
+	if err != nil {
+		return issuerConflict("update issuer", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return translate("update issuer", err)
+	} else if n == 0 {
+		return fmt.Errorf("sqlite: update issuer: %w", auth.ErrNotFound)
+	}
+	return nil
+}
+
+func (t *tx) DeleteIssuer(id string) error {
+	return t.execOne("delete issuer", `DELETE FROM issuers WHERE id = ?`, id)
+}
+
+func (t *tx) CountIssuers() (int, error) {
+	var n int
+	if err := t.tx.QueryRowContext(t.ctx, `SELECT count(*) FROM issuers`).Scan(&n); err != nil {
+		return 0, translate("count issuers", err)
+	}
+	return n, nil
+}
+
+func (t *tx) RevokeToken(r auth.RevokedToken) error {
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES (?, ?, ?)
+		ON CONFLICT (jti) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`,
+		r.JTI, ms(r.ExpiresAt), ms(r.RevokedAt))
+	return translate("revoke token", err)
+}
+
+func (t *tx) GetTokenSettings(appID string) (*auth.TokenSettings, error) {
+	ts, err := scanTokenSettings(t.tx.QueryRowContext(t.ctx, `SELECT `+tokenSettingsColumns+` FROM apps WHERE id = ?`, appID))
+	if err != nil {
+		return nil, translate("get token settings", err)
+	}
+	return ts, nil
+}
+
+func (t *tx) PutTokenSettings(s *auth.TokenSettings) error {
+	auds, err := jsonText(s.Audiences)
+	if err != nil {
+		return fmt.Errorf("sqlite: put token settings: %w", err)
+	}
+	meta, err := jsonText(s.MetaClaims)
+	if err != nil {
+		return fmt.Errorf("sqlite: put token settings: %w", err)
+	}
+	return t.execOne("put token settings", `UPDATE apps SET recoverable = ?, max_token_ttl_ms = ?, token_audiences = ?,
+		token_meta_claims = ? WHERE id = ?`, s.Recoverable, s.MaxTTL.Milliseconds(), auds, meta, s.AppID)
+}
+
+func (t *tx) PutSealedSecret(keyID string, sealed []byte) error {
+	return t.execOne("put sealed secret", `UPDATE keys SET secret_sealed = ? WHERE id = ?`, nullBytes(sealed), keyID)
+}
