@@ -148,7 +148,7 @@ func Serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, onR
 	if scale.limiter != nil {
 		lim = scale.limiter
 	}
-	v := verify.New(st, verify.Options{NegativeTTL: cfg.NegativeTTL, PositiveTTL: cfg.CacheTTL, StoreTimeout: cfg.StoreTimeout,
+	v := verify.New(st, verify.Options{NegativeTTL: cfg.NegativeTTL, PositiveTTL: cfg.EffectiveCacheTTL(), StoreTimeout: cfg.StoreTimeout,
 		StaleWindow: cfg.StaleWindow, Limiter: lim, PermissionWildcards: cfg.PermissionWildcards, Logger: log, Observer: met})
 	met.GaugeFunc("typeauth_cache_keys", "Keys held in the verify cache.", func() float64 { p, _ := v.CacheStats(); return float64(p) })
 	met.GaugeFunc("typeauth_cache_unknown_keys", "Unknown keys remembered in the negative cache.", func() float64 { _, n := v.CacheStats(); return float64(n) })

@@ -69,7 +69,7 @@ func Defaults() Config {
 		LogLevel:        "info",
 		ShutdownTimeout: 15 * time.Second,
 		NegativeTTL:     5 * time.Second,
-		CacheTTL:        30 * time.Second,
+		CacheTTL:        0, // chosen by store: see EffectiveCacheTTL
 		StoreTimeout:    2 * time.Second,
 		MaxBodyBytes:    1 << 20,
 		GRPCAddr:        "127.0.0.1:9191",
@@ -116,7 +116,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	str(&c.LogLevel, "log-level", "TYPEAUTH_LOG_LEVEL", "log level: debug, info, warn or error")
 	dur(&c.ShutdownTimeout, "shutdown-timeout", "TYPEAUTH_SHUTDOWN_TIMEOUT", "how long to drain connections on SIGINT/SIGTERM")
 	dur(&c.NegativeTTL, "negative-cache-ttl", "TYPEAUTH_NEGATIVE_CACHE_TTL", "how long an unknown key is remembered as unknown")
-	dur(&c.CacheTTL, "cache-ttl", "TYPEAUTH_CACHE_TTL", "how long a cached key is served before it is read again")
+	dur(&c.CacheTTL, "cache-ttl", "TYPEAUTH_CACHE_TTL", "how long a cached key is served before it is read again (default 10m on SQLite, 30s on PostgreSQL)")
 	dur(&c.StoreTimeout, "store-timeout", "TYPEAUTH_STORE_TIMEOUT", "timeout of each store call on the verify path")
 	str(&c.GRPCAddr, "grpc-addr", "TYPEAUTH_GRPC_ADDR", "Envoy ext_authz gRPC listen address (\"off\" to disable)")
 	str(&c.RulesFile, "rules-file", "TYPEAUTH_RULES_FILE", "route rules file (JSON), reloaded on change; the API cannot change rules then")
@@ -224,10 +224,13 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel))
 	}
 	for name, d := range map[string]time.Duration{"shutdown-timeout": c.ShutdownTimeout, "negative-cache-ttl": c.NegativeTTL,
-		"cache-ttl": c.CacheTTL, "store-timeout": c.StoreTimeout, "redis-timeout": c.RedisTimeout} {
+		"store-timeout": c.StoreTimeout, "redis-timeout": c.RedisTimeout} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("--%s must be a positive duration such as 5s", name))
 		}
+	}
+	if c.CacheTTL < 0 {
+		errs = append(errs, errors.New("--cache-ttl must be a positive duration such as 30s"))
 	}
 	if c.GRPCAddr == "off" {
 		c.GRPCAddr = ""
@@ -272,6 +275,21 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, err
 	}
 	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
+
+// EffectiveCacheTTL is --cache-ttl, or its default for the store: on SQLite
+// (one node) every change evicts the cache at once, so the TTL is only a
+// safety net and can be long; on PostgreSQL other replicas' changes arrive
+// through the change feed within a second, and the TTL bounds anything it
+// could miss.
+func (c *Config) EffectiveCacheTTL() time.Duration {
+	switch {
+	case c.CacheTTL > 0:
+		return c.CacheTTL
+	case c.DatabaseURL != "":
+		return 30 * time.Second
+	}
+	return 10 * time.Minute
 }
 
 // Redacted returns the configuration with secrets hidden, for logging.
