@@ -48,7 +48,7 @@ func (s *Server) handleIntrospect() http.Handler {
 			oauthError(w, http.StatusBadRequest, "invalid_request", "the token parameter is required")
 			return
 		}
-		d, err := s.verifier.Verify(r.Context(), &verify.Request{Key: token})
+		d, err := s.verifier.Verify(r.Context(), &verify.Request{Key: token, Peek: true, CreditCost: 1})
 		if err != nil {
 			s.oauthUnavailable(w, r, err)
 			return
@@ -84,7 +84,7 @@ func (s *Server) handleRevoke() http.Handler {
 			return
 		}
 		// token_type_hint is ignored (RFC 7009 §2.1 allows it): API keys are the only type.
-		d, err := s.verifier.Verify(r.Context(), &verify.Request{Key: token})
+		d, err := s.verifier.Verify(r.Context(), &verify.Request{Key: token, Peek: true, CreditCost: 1})
 		if err != nil {
 			s.oauthUnavailable(w, r, err)
 			return

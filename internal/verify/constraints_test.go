@@ -197,3 +197,23 @@ func BenchmarkVerifyWithLimit(b *testing.B) {
 		}
 	}
 }
+
+// Peek (introspection) spends neither credits nor rate-limit capacity.
+func TestPeekSpendsNothing(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	st := newFake()
+	v := New(st, Options{Now: func() time.Time { return now }})
+	secret := st.add(t, &auth.Key{ID: "key_1", AppID: "a", Enabled: true, Credits: &auth.Credits{Remaining: 1},
+		RateLimits: []auth.RateLimit{{Name: "r", Limit: 1, Duration: time.Minute, AutoApply: true}}})
+	for i := 0; i < 5; i++ {
+		if d, err := v.Verify(context.Background(), &Request{Key: secret, CreditCost: 1, Peek: true}); err != nil || d.Code != auth.CodeValid || d.Remaining != 1 {
+			t.Fatalf("peek %d: %s %d %v", i, d.Code, d.Remaining, err)
+		}
+	}
+	if d, _ := v.Verify(context.Background(), &Request{Key: secret, CreditCost: 1}); d.Code != auth.CodeValid {
+		t.Fatalf("real verify after peeks: %s", d.Code)
+	}
+	if d, _ := v.Verify(context.Background(), &Request{Key: secret, CreditCost: 1, Peek: true}); d.Valid() {
+		t.Fatalf("peek of an exhausted key passed: %s", d.Code)
+	}
+}

@@ -26,13 +26,14 @@ func collectLimits(e *entry, r *Request, buf []ratelimit.Limit) ([]ratelimit.Lim
 		if !l.auto || namedIn(r.RateLimits, l.name) {
 			continue
 		}
-		list = append(list, ratelimit.Limit{Key: l.bucket, Name: l.name, Limit: l.limit, Window: l.window, Cost: 1})
+		list = append(list, ratelimit.Limit{Key: l.bucket, Name: l.name, Limit: l.limit, Window: l.window, Cost: peekCost(r, 1)})
 	}
 	for _, u := range r.RateLimits {
 		cost := int64(1)
 		if u.CostSet {
 			cost = u.Cost
 		}
+		cost = peekCost(r, cost)
 		found := false
 		for i := range e.limits {
 			l := &e.limits[i]
@@ -61,6 +62,14 @@ func collectLimits(e *entry, r *Request, buf []ratelimit.Limit) ([]ratelimit.Lim
 		}
 	}
 	return list, nil
+}
+
+// peekCost is 0 for a request that only inspects.
+func peekCost(r *Request, cost int64) int64 {
+	if r.Peek {
+		return 0
+	}
+	return cost
 }
 
 func namedIn(uses []RateLimitUse, name string) bool {
@@ -108,6 +117,17 @@ func (v *Verifier) applyLimits(ctx context.Context, e *entry, r *Request, now ti
 	d.RateLimits = make([]LimitState, len(limits))
 	for i, st := range states {
 		d.RateLimits[i] = LimitState{Name: limits[i].Name, Limit: st.Limit, Remaining: st.Remaining, ResetAt: st.ResetAt}
+	}
+	if ok && r.Peek {
+		// Would a real call (cost 1 each) pass? A limit with no unit left
+		// would deny it.
+		for i, st := range states {
+			if st.Remaining < 1 {
+				ok, denied = false, i
+				states[i].RetryAfter = max(st.ResetAt.Sub(now)/time.Duration(max(st.Limit, 1)), time.Millisecond)
+				break
+			}
+		}
 	}
 	if !ok {
 		d.Code = auth.CodeRateLimited

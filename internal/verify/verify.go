@@ -118,6 +118,11 @@ type Request struct {
 	// RateLimits names the key's (or its identity's) limits to apply, on
 	// top of those marked auto_apply.
 	RateLimits []RateLimitUse
+	// Peek inspects without spending: credits and every rate limit are
+	// checked at cost 0 (a key out of credits or over a limit still fails).
+	// For introspection and revocation, which must not use up a caller's
+	// allowance.
+	Peek bool
 }
 
 // RateLimitUse applies one named limit at a cost. Limit and Duration, when
@@ -258,7 +263,7 @@ func (v *Verifier) decide(ctx context.Context, e *entry, r *Request, now time.Ti
 		}
 	}
 	if k.Credits != nil {
-		cost := r.CreditCost
+		cost := peekCost(r, r.CreditCost)
 		if cost < 0 {
 			cost = 0
 		}
@@ -274,6 +279,9 @@ func (v *Verifier) decide(ctx context.Context, e *entry, r *Request, now time.Ti
 			return Decision{}, fmt.Errorf("spend credits: %w", err)
 		}
 		d.Remaining = res.Remaining
+		if r.Peek && res.Remaining < r.CreditCost {
+			res.OK = false // a real call would not pass
+		}
 		if !res.OK {
 			v.refundLimits(ctx, e, r, now)
 			d.Code = auth.CodeUsageExceeded
