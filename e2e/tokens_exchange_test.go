@@ -317,6 +317,12 @@ func TestTokensRFC8693AndOnBehalf(t *testing.T) {
 		t.Fatalf("bad subject token: %d %s", resp.StatusCode, b)
 	}
 
+	// Forward-auth accepts TypeAuth's own tokens as bearer credentials.
+	_, h, body := callRaw(t, "GET", p.Data+"/v1/authorize", out.AccessToken, nil)
+	if h.Get("X-TypeAuth-Key-Id") != key.ID || len(body) != 0 {
+		t.Fatalf("authorize with a token: %v %s", h, body)
+	}
+
 	// A verify-scoped root key exchanges on behalf of a key id.
 	var gw struct{ Key string }
 	call(t, "POST", p.Admin+"/v1/rootkeys", p.RootKey, map[string]any{"scopes": []string{"verify"}}, &gw)

@@ -109,11 +109,12 @@ func TestTokensTrustedIssuer(t *testing.T) {
 	if is.KeySet == nil || is.KeySet.Keys != 1 {
 		t.Fatalf("key set state: %+v", is.KeySet)
 	}
-	// The gateway doors: a bearer JWT passed as the key verifies as a token.
+	// A third-party JWT passed as a key is refused: doors that pass keys
+	// expect a key in every VALID answer; they must send it as a token.
 	var asKey verifyAnswer
 	call(t, "POST", p.Data+"/v1/verify", "", map[string]any{"key": tok1}, &asKey)
-	if asKey.Code != "VALID" {
-		t.Fatalf("JWT as key: %s", asKey.Code)
+	if asKey.Valid || asKey.Code != "INVALID_CLAIMS" {
+		t.Fatalf("third-party JWT as key: %s", asKey.Code)
 	}
 
 	// Outage: the last good key set keeps serving.

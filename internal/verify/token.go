@@ -429,6 +429,12 @@ func (v *Verifier) verifyToken(ctx context.Context, r *Request, token string) (D
 		}
 	}
 	if tr != nil {
+		if r.Token == "" {
+			// A JWT passed as a key comes from a door that expects a key
+			// in every VALID answer (Decision.Key); a third-party token
+			// has none. Such doors must pass it as Request.Token.
+			return Decision{Code: auth.CodeInvalidClaims, Reason: "a third-party token must be sent as token, not as key"}, nil
+		}
 		return v.verifyThirdParty(ctx, r, token, tr)
 	}
 	jt, err := t.own.Verify(ctx, token)

@@ -528,6 +528,9 @@ func TestThirdPartyIssuer(t *testing.T) {
 	if d.Code != auth.CodeValid || d.Token.Subject != "ext_1" || d.Token.IssuerID != is.ID || len(d.Permissions) != 1 {
 		t.Fatalf("third-party token: %+v", d)
 	}
+	if d, _ := e.v.Verify(e.ctx, &verify.Request{Key: tok1}); d.Code != auth.CodeInvalidClaims || d.Key != nil {
+		t.Fatalf("third-party token as a key: %s", d.Code)
+	}
 	if d := e.verifyToken(tok1, "docs.write"); d.Code != auth.CodeInsufficientPermissions {
 		t.Fatalf("permissions: %s", d.Code)
 	}
