@@ -28,6 +28,7 @@ type doorVector struct {
 	status              int
 	code                string
 	upstream            map[string]string // identity headers the backend must get
+	absent              []string          // identity headers the backend must not get
 	removeHdr, removeQS []string          // gRPC: what Envoy must strip
 }
 
@@ -35,7 +36,7 @@ type doorVector struct {
 // /v1/authorize and through a real gRPC ext_authz client: the two doors
 // cannot drift apart.
 func TestGatewayDoorsAgree(t *testing.T) {
-	p := start(t, serveOpts{})
+	p := start(t, serveOpts{args: []string{"--dev-master-key", "--issuers-allow-http"}})
 	a := createApp(t, p, "A", "doora")
 	b := createApp(t, p, "B", "doorb")
 	k := createKey(t, p, client.CreateKeyRequest{AppID: a.ID, OwnerID: "user_7", Permissions: []string{"orders.read"}, Meta: json.RawMessage(`{"plan":"pro","seats":3}`)})
@@ -51,8 +52,11 @@ func TestGatewayDoorsAgree(t *testing.T) {
 			"strip_credential": true},
 		{"name": "multi", "paths": []string{"/multi/*"}, "apps": []string{a.ID, b.ID}},
 		{"name": "hosted", "hosts": []string{"*.example.com"}, "paths": []string{"/h"}},
+		{"name": "any issuer", "paths": []string{"/tp/**"}, "permissions": "orders.read",
+			"upstream_headers": []string{"key_id", "app_id", "owner_id", "permissions", "expires_at", "meta.plan"}},
 	}})
-	must(t, rs.Version == 1 && rs.Source == "store" && len(rs.Rules) == 4, "rule set %+v", rs)
+	must(t, rs.Version == 1 && rs.Source == "store" && len(rs.Rules) == 5, "rule set %+v", rs)
+	tv := newTokenVectors(t, p, k.Secret)
 
 	bearer := func(s string) map[string]string { return map[string]string{"Authorization": "Bearer " + s} }
 	ordersUp := map[string]string{"X-TypeAuth-Key-Id": k.ID, "X-TypeAuth-Owner-Id": "user_7", "X-TypeAuth-Meta-Plan": "pro", "X-TypeAuth-Meta-Seats": "3", "X-TypeAuth-Permissions": "orders.read"}
@@ -78,6 +82,7 @@ func TestGatewayDoorsAgree(t *testing.T) {
 		{name: "host wildcard needs a label", method: "GET", host: "example.com", path: "/h", hdr: bearer(k.Secret), status: 403, code: "FORBIDDEN"},
 		{name: "no rule matches", method: "GET", path: "/nothing", hdr: bearer(k.Secret), status: 403, code: "FORBIDDEN"},
 	}
+	vectors = append(vectors, tv.vectors(bearer, ordersUp, a.ID)...)
 
 	conn, err := grpc.NewClient(p.grpcAddr(t), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -129,6 +134,10 @@ func TestGatewayDoorsAgree(t *testing.T) {
 			for name, want := range v.upstream {
 				must(t, hh.Get(name) == want, "HTTP door: %s = %q, want %q", name, hh.Get(name), want)
 				must(t, gup[strings.ToLower(name)] == want, "gRPC door: %s = %q, want %q", name, gup[strings.ToLower(name)], want)
+			}
+			for _, name := range v.absent {
+				_, inG := gup[strings.ToLower(name)]
+				must(t, hh.Get(name) == "" && !inG, "%s sent upstream: HTTP %q, gRPC %q", name, hh.Get(name), gup[strings.ToLower(name)])
 			}
 			if v.status == 200 {
 				must(t, len(body) == 0, "HTTP allow with a body: %q", body)

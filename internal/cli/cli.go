@@ -111,9 +111,13 @@ func groups() []group {
 			{"permissions", "add, remove or set a key's permissions", keysPermissions},
 			{"roles", "add, remove or set a key's roles", keysRoles},
 			{"verify", "verify a key on the data plane", keysVerify},
+			{"reveal", "show the secret of a recoverable key again", keysReveal},
 		}},
 		identitiesGroup(),
 		rolesGroup(),
+		tokensGroup(),
+		signingKeysGroup(),
+		issuersGroup(),
 		ratelimitGroup(),
 		{"rootkeys", "manage root keys (management credentials)", []sub{
 			{"create", "create a root key (its secret is shown once)", rootkeysCreate},

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/typeauth/typeauth/internal/auth"
+	"github.com/typeauth/typeauth/internal/jose"
 	"github.com/typeauth/typeauth/internal/verify"
 )
 
@@ -34,6 +35,8 @@ const (
 	HeaderCredits = "X-TypeAuth-Credits-Remaining"
 	HeaderCode    = "X-TypeAuth-Code"
 	HeaderRule    = "X-TypeAuth-Rule"
+	// HeaderIssuer carries the iss of a third-party token on allow.
+	HeaderIssuer = "X-TypeAuth-Issuer"
 	// HeaderStatus carries the real status when a denial is answered as 403
 	// for a gateway that only understands 401 and 403 (nginx).
 	HeaderStatus = "X-TypeAuth-Status"
@@ -209,26 +212,38 @@ func (d *Decider) decideRule(ctx context.Context, r *Request, ru *rule, rawQuery
 	if len(ru.apps) > 0 && appID != "" && !contains(ru.apps, appID) {
 		return deny(auth.CodeForbidden, "the gateway's app is not one this rule accepts", cred), nil
 	}
+	// A JWT (API keys never contain a dot) is verified as a token: the
+	// verifier routes it by its iss to TypeAuth's own keys or to a trusted
+	// issuer.
+	isJWT := verify.LooksLikeJWT(cred)
+	if isJWT && d.thirdParty(cred) {
+		return d.decideThirdParty(ctx, r, ru, cred, appID)
+	}
 	if appID == "" && len(ru.apps) == 1 {
 		appID = ru.apps[0]
 	}
 	if appID == "" && len(ru.apps) > 1 {
 		// Several apps: find the key's app first, without spending anything,
 		// then verify for real against that app.
-		probe := verify.Request{Key: cred, IP: r.ClientIP}
+		probe := verify.Request{IP: r.ClientIP, Peek: true}
+		setCred(&probe, cred, isJWT)
 		vd, err := d.verifier.Verify(ctx, &probe)
 		if err != nil {
 			return Decision{}, err
 		}
-		if vd.Key == nil || !vd.Valid() {
+		if !vd.Valid() {
 			return denyVerify(&vd, cred, d.opt.Now()), nil
+		}
+		if vd.Key == nil {
+			return deny(auth.CodeForbidden, "a third-party token belongs to no app: this route accepts keys and tokens of its apps only", cred), nil
 		}
 		if !contains(ru.apps, vd.Key.AppID) {
 			return deny(auth.CodeForbidden, "key belongs to an app this route does not accept", cred), nil
 		}
 		appID = vd.Key.AppID
 	}
-	vr := verify.Request{Key: cred, AppID: appID, CreditCost: ru.credits, IP: r.ClientIP, Permissions: ru.perms, RateLimits: ru.limits}
+	vr := verify.Request{AppID: appID, CreditCost: ru.credits, IP: r.ClientIP, Permissions: ru.perms, RateLimits: ru.limits}
+	setCred(&vr, cred, isJWT)
 	vd, err := d.verifier.Verify(ctx, &vr)
 	if err != nil {
 		return Decision{}, err
@@ -238,6 +253,11 @@ func (d *Decider) decideRule(ctx context.Context, r *Request, ru *rule, rawQuery
 		return denyVerify(&vd, cred, now), nil
 	}
 	k := vd.Key
+	if k == nil {
+		// Only a third-party token is VALID without a key; thirdParty
+		// routes those above. Never allow what cannot be described.
+		return deny(auth.CodeForbidden, "a third-party token is not accepted here", cred), nil
+	}
 	out := Decision{Allow: true, Status: 200, Code: vd.Code}
 	for _, f := range ru.upstream {
 		if v := upstreamValue(f, &vd); v != "" && validHeaderValue(v) {
@@ -250,16 +270,123 @@ func (d *Decider) decideRule(ctx context.Context, r *Request, ru *rule, rawQuery
 	rateLimitHeaders(&out, vd.RateLimits, "", now)
 	// Cache hint: never when anything is spent per request, never beyond expiry.
 	spends := (vd.HasCredits && ru.credits > 0) || len(vd.RateLimits) > 0 || len(ru.limits) > 0
-	if max := d.opt.CacheMaxAge; max > 0 && !spends {
-		if k.ExpiresAt != nil {
-			max = min(max, k.ExpiresAt.Sub(now))
+	if !spends {
+		exp := k.ExpiresAt
+		if vd.Token != nil && (exp == nil || vd.Token.ExpiresAt.Before(*exp)) {
+			exp = &vd.Token.ExpiresAt
 		}
-		out.CacheMaxAge = max.Truncate(time.Second)
-		if out.CacheMaxAge < time.Second {
-			out.CacheMaxAge = 0
-		}
+		out.CacheMaxAge = d.cacheMaxAge(exp, now)
 	}
 	return out, nil
+}
+
+// setCred puts the credential where the verifier expects it: a JWT as the
+// token (own and third-party tokens both verify), anything else as the key.
+func setCred(vr *verify.Request, cred string, isJWT bool) {
+	if isJWT {
+		vr.Token = cred
+	} else {
+		vr.Key = cred
+	}
+}
+
+// thirdParty reports whether a JWT names an issuer other than TypeAuth
+// itself. The iss is read without trust only to pick the path; the verifier
+// checks it again with that issuer's keys and policy. A token that cannot
+// be parsed takes the own path, where the verifier answers MALFORMED.
+func (d *Decider) thirdParty(cred string) bool {
+	own := d.verifier.TokenIssuer()
+	if own == "" {
+		return false // tokens are off: the verifier refuses every JWT
+	}
+	ut, err := jose.ParseUnverified(cred)
+	if err != nil {
+		return false
+	}
+	return ut.Claims.Issuer != own
+}
+
+// decideThirdParty decides a JWT of a trusted third-party issuer. It has no
+// key behind it: it passes only rules that do not narrow to apps (rule
+// apps, or the gateway's app id) and apply no named rate limits (those are
+// stored on keys; skipping one silently would let traffic through). Credits
+// do not apply. Upstream: owner_id is the token's owner (its subject, or
+// the issuer's owner claim), permissions its scopes, expires_at its exp;
+// key_id, app_id, identity_id, name, roles, credits and meta.* are not
+// sent; X-TypeAuth-Issuer always carries its iss, so that a backend can
+// tell a third-party subject from a key's owner id.
+func (d *Decider) decideThirdParty(ctx context.Context, r *Request, ru *rule, cred, appID string) (Decision, error) {
+	narrowed := appID != "" || len(ru.apps) > 0 || len(ru.limits) > 0
+	// Verified first even when the rule will refuse it, so that an
+	// invalid token gets its own code (401), and at no cost.
+	vr := verify.Request{Token: cred, IP: r.ClientIP, Permissions: ru.perms, Peek: narrowed}
+	vd, err := d.verifier.Verify(ctx, &vr)
+	if err != nil {
+		return Decision{}, err
+	}
+	now := d.opt.Now()
+	if !vd.Valid() {
+		return denyVerify(&vd, cred, now), nil
+	}
+	if vd.Key != nil || vd.Token == nil {
+		// Cannot happen (a token routed here has another iss than
+		// TypeAuth's); refuse rather than allow what was not decided.
+		return deny(auth.CodeForbidden, "the token could not be decided as a third-party token", cred), nil
+	}
+	if narrowed {
+		why := "a third-party token belongs to no app: this route accepts keys and tokens of its apps only"
+		if appID == "" && len(ru.apps) == 0 {
+			why = "this route applies rate limits stored on keys: a third-party token has none"
+		}
+		return deny(auth.CodeForbidden, why, cred), nil
+	}
+	out := Decision{Allow: true, Status: 200, Code: vd.Code}
+	for _, f := range ru.upstream {
+		if v := tokenUpstreamValue(f, &vd); v != "" && validHeaderValue(v) {
+			out.Upstream = append(out.Upstream, [2]string{f.header, v})
+		}
+	}
+	if iss := vd.Token.Issuer; len(iss) <= 1024 && validHeaderValue(iss) {
+		out.Upstream = append(out.Upstream, [2]string{HeaderIssuer, iss})
+	}
+	rateLimitHeaders(&out, vd.RateLimits, "", now)
+	if len(vd.RateLimits) == 0 {
+		out.CacheMaxAge = d.cacheMaxAge(&vd.Token.ExpiresAt, now)
+	}
+	return out, nil
+}
+
+// cacheMaxAge is the configured max-age, capped by an expiry (nil: none),
+// in whole seconds; under a second is 0 (no-store).
+func (d *Decider) cacheMaxAge(exp *time.Time, now time.Time) time.Duration {
+	max := d.opt.CacheMaxAge
+	if max <= 0 {
+		return 0
+	}
+	if exp != nil && !exp.IsZero() {
+		max = min(max, exp.Sub(now))
+	}
+	max = max.Truncate(time.Second)
+	if max < time.Second {
+		return 0
+	}
+	return max
+}
+
+// tokenUpstreamValue is upstreamValue for a third-party token (no key).
+func tokenUpstreamValue(f upstreamField, vd *verify.Decision) string {
+	if f.meta {
+		return ""
+	}
+	switch f.field {
+	case "owner_id":
+		return vd.Token.Subject
+	case "permissions":
+		return strings.Join(vd.Permissions, " ")
+	case "expires_at":
+		return vd.Token.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	return ""
 }
 
 func upstreamValue(f upstreamField, vd *verify.Decision) string {

@@ -48,23 +48,61 @@ func (s *Server) handleIntrospect() http.Handler {
 			oauthError(w, http.StatusBadRequest, "invalid_request", "the token parameter is required")
 			return
 		}
-		d, err := s.verifier.Verify(r.Context(), &verify.Request{Key: token, Peek: true, CreditCost: 1})
+		d, err := s.verifier.Verify(r.Context(), credRequest(token))
 		if err != nil {
 			s.oauthUnavailable(w, r, err)
 			return
 		}
-		out := client.Introspection{}
-		if d.Valid() {
-			k := d.Key
-			out = client.Introspection{Active: true, Sub: k.OwnerID, ClientID: k.ID, Scope: strings.Join(k.Permissions, " "),
-				Iat: k.CreatedAt.Unix(), TokenType: "Bearer", AppID: k.AppID, Username: k.Name}
-			if k.ExpiresAt != nil {
-				out.Exp = k.ExpiresAt.Unix()
+		w.Header().Set("Pragma", "no-cache")
+		writeJSON(w, http.StatusOK, introspection(&d))
+	})
+}
+
+// credRequest is the inspecting verify of a credential of the OAuth2
+// endpoints: a JWT (own or of a trusted issuer) as a token, anything else
+// as a key. Nothing is spent.
+func credRequest(cred string) *verify.Request {
+	if verify.LooksLikeJWT(cred) {
+		return &verify.Request{Token: cred, Peek: true, CreditCost: 1}
+	}
+	return &verify.Request{Key: cred, Peek: true, CreditCost: 1}
+}
+
+// introspection is the RFC 7662 answer for a decision: active with the
+// token's or the key's claims when valid, only active false otherwise.
+func introspection(d *verify.Decision) client.TokenIntrospection {
+	if !d.Valid() {
+		return client.TokenIntrospection{}
+	}
+	if t := d.Token; t != nil {
+		// A JWT: the claims come from the verified token. client_id is the
+		// key it was minted from (own tokens) or the token's client_id
+		// (or azp) claim (third-party tokens).
+		out := client.TokenIntrospection{Introspection: client.Introspection{Active: true, Sub: t.Subject, ClientID: t.ClientID,
+			Scope: strings.Join(d.Permissions, " "), Exp: t.ExpiresAt.Unix(), TokenType: "Bearer"},
+			Iss: t.Issuer, Jti: t.ID, Aud: t.Audience, IssuerID: t.IssuerID}
+		if !t.IssuedAt.IsZero() {
+			out.Iat = t.IssuedAt.Unix()
+		}
+		if k := d.Key; k != nil {
+			out.ClientID, out.AppID, out.Username = k.ID, k.AppID, k.Name
+		} else if out.ClientID == "" {
+			for _, c := range []string{"client_id", "azp"} {
+				if v, ok := t.Claims[c].(string); ok && v != "" {
+					out.ClientID = v
+					break
+				}
 			}
 		}
-		w.Header().Set("Pragma", "no-cache")
-		writeJSON(w, http.StatusOK, out)
-	})
+		return out
+	}
+	k := d.Key
+	out := client.TokenIntrospection{Introspection: client.Introspection{Active: true, Sub: k.OwnerID, ClientID: k.ID,
+		Scope: strings.Join(k.Permissions, " "), Iat: k.CreatedAt.Unix(), TokenType: "Bearer", AppID: k.AppID, Username: k.Name}}
+	if k.ExpiresAt != nil {
+		out.Exp = k.ExpiresAt.Unix()
+	}
+	return out
 }
 
 // handleRevoke is RFC 7009 revocation for a key holder revoking its own key:
@@ -83,13 +121,33 @@ func (s *Server) handleRevoke() http.Handler {
 			oauthError(w, http.StatusBadRequest, "invalid_request", "the token parameter is required")
 			return
 		}
-		// token_type_hint is ignored (RFC 7009 §2.1 allows it): API keys are the only type.
-		d, err := s.verifier.Verify(r.Context(), &verify.Request{Key: token, Peek: true, CreditCost: 1})
+		// token_type_hint is ignored (RFC 7009 §2.1 allows it): the shape
+		// of the credential says what it is.
+		d, err := s.verifier.Verify(r.Context(), credRequest(token))
 		if err != nil {
 			s.oauthUnavailable(w, r, err)
 			return
 		}
-		if d.Key != nil {
+		switch {
+		case d.Token != nil:
+			// A JWT whose signature verified: revoke that token (its jti),
+			// never the key it was minted from. The actor may only put this
+			// one jti on the deny list (audited as "self:<jti or key id>").
+			if d.Token.ID == "" || d.Token.ExpiresAt.IsZero() {
+				break
+			}
+			who := d.Token.ID
+			if d.Key != nil {
+				who = d.Key.ID
+			}
+			self := manage.Actor{RootKey: &auth.RootKey{ID: "self:" + who, Scopes: []string{auth.ScopeKeysWrite}}, RemoteAddr: remoteHost(r)}
+			exp := d.Token.ExpiresAt
+			_, err := s.manage.RevokeToken(r.Context(), self, d.Token.ID, &exp)
+			if err != nil && !errors.Is(err, auth.ErrInvalid) {
+				s.oauthUnavailable(w, r, err)
+				return
+			}
+		case d.Key != nil:
 			k := d.Key
 			// An actor that can write keys of this key's app only, used for
 			// this one key only: the holder of a key may revoke that key.

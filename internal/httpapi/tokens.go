@@ -235,6 +235,15 @@ func (s *Server) rotateSigningKey(w http.ResponseWriter, r *http.Request, a mana
 	return nil
 }
 
+func (s *Server) revokeSigningKey(w http.ResponseWriter, r *http.Request, a manage.Actor) error {
+	k, err := s.manage.RevokeSigningKey(r.Context(), a, r.PathValue("kid"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, signingKeyOut(k, time.Now()))
+	return nil
+}
+
 // ---- management: trusted issuers ----
 
 func (s *Server) issuerOut(i *auth.Issuer) client.Issuer {

@@ -170,6 +170,53 @@ func (s *Service) rotate(ctx context.Context, a Actor, alg string, immediate boo
 	return out, nil
 }
 
+// RevokeSigningKey withdraws a signing key at once: it leaves the JWKS, and
+// every token it signed fails verification from then on (on other replicas
+// within the change-feed bound). If it was the key signing, the next key
+// signs, or a new one is created when there is none. ErrNotFound if unknown.
+func (s *Service) RevokeSigningKey(ctx context.Context, a Actor, kid string) (*auth.SigningKey, error) {
+	if err := a.require(auth.ScopeSigningKeysWrite, ""); err != nil {
+		return nil, err
+	}
+	var out *auth.SigningKey
+	err := s.store.Tx(ctx, func(tx auth.Tx) error {
+		keys, err := tx.SigningKeys()
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if k.KID != kid {
+				continue
+			}
+			if k.State == auth.SigningKeyRevoked {
+				out = k
+				return nil
+			}
+			before := signingKeyView(k)
+			k.State = auth.SigningKeyRevoked
+			if err := tx.UpdateSigningKey(k); err != nil {
+				return err
+			}
+			out = k
+			return s.audit(tx, a, "signing_key.revoke", "signing_key", kid, before, signingKeyView(k))
+		}
+		return notFound("signing_key")
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.tok.Hooks.ReloadSigningKeys(ctx); err != nil {
+		s.log.Warn("reload signing keys after revocation", "error", err)
+	}
+	if s.tok.MasterKey != nil {
+		// Issuing must go on: make sure a live key signs.
+		if _, err := s.EnsureSigningKey(ctx); err != nil {
+			s.log.Warn("create a signing key after revocation", "error", err)
+		}
+	}
+	return out, nil
+}
+
 // anySigns reports whether some live key signs at now or will before at.
 func anySigns(keys []*auth.SigningKey, now, at time.Time) bool {
 	for _, k := range keys {
