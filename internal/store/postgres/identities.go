@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/typeauth/typeauth/internal/store/rowcodec"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -60,15 +61,15 @@ func rateLimitsText(rls []auth.RateLimit) (any, error) {
 	if rls == nil {
 		return nil, nil
 	}
-	out := make([]rateLimitJSON, len(rls))
+	out := make([]rowcodec.RateLimitJSON, len(rls))
 	for i, r := range rls {
-		out[i] = rateLimitJSON{Name: r.Name, Limit: r.Limit, Duration: int64(r.Duration), AutoApply: r.AutoApply}
+		out[i] = rowcodec.RateLimitJSON{Name: r.Name, Limit: r.Limit, Duration: int64(r.Duration), AutoApply: r.AutoApply}
 	}
-	return jsonText(out)
+	return rowcodec.JSONText(out)
 }
 
 func fromRateLimitsText(s sql.NullString) ([]auth.RateLimit, error) {
-	rls, err := fromJSONText[rateLimitJSON](s)
+	rls, err := rowcodec.FromJSONText[rowcodec.RateLimitJSON](s)
 	if err != nil || rls == nil {
 		return nil, err
 	}
@@ -89,19 +90,19 @@ func identityArgs(i *auth.Identity) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	perms, err := jsonText(i.Permissions)
+	perms, err := rowcodec.JSONText(i.Permissions)
 	if err != nil {
 		return nil, err
 	}
-	roles, err := jsonText(i.Roles)
+	roles, err := rowcodec.JSONText(i.Roles)
 	if err != nil {
 		return nil, err
 	}
-	return []any{i.ID, nullString(i.AppID), i.ExternalID, nullBytes(i.Meta), rl, perms, roles,
-		ms(i.CreatedAt), ms(i.UpdatedAt)}, nil
+	return []any{i.ID, nullString(i.AppID), i.ExternalID, rowcodec.NullBytes(i.Meta), rl, perms, roles,
+		rowcodec.MS(i.CreatedAt), rowcodec.MS(i.UpdatedAt)}, nil
 }
 
-func scanIdentity(sc scanner) (*auth.Identity, error) {
+func scanIdentity(sc rowcodec.Scanner) (*auth.Identity, error) {
 	var (
 		i                auth.Identity
 		appID            sql.NullString
@@ -120,13 +121,13 @@ func scanIdentity(sc scanner) (*auth.Identity, error) {
 	if i.RateLimits, err = fromRateLimitsText(rl); err != nil {
 		return nil, fmt.Errorf("postgres: identity %s rate_limits: %w", i.ID, err)
 	}
-	if i.Permissions, err = fromJSONText[string](perms); err != nil {
+	if i.Permissions, err = rowcodec.FromJSONText[string](perms); err != nil {
 		return nil, fmt.Errorf("postgres: identity %s permissions: %w", i.ID, err)
 	}
-	if i.Roles, err = fromJSONText[string](roles); err != nil {
+	if i.Roles, err = rowcodec.FromJSONText[string](roles); err != nil {
 		return nil, fmt.Errorf("postgres: identity %s roles: %w", i.ID, err)
 	}
-	i.CreatedAt, i.UpdatedAt = fromMS(created), fromMS(updated)
+	i.CreatedAt, i.UpdatedAt = rowcodec.FromMS(created), rowcodec.FromMS(updated)
 	return &i, nil
 }
 
@@ -221,7 +222,7 @@ func (t *tx) DeleteIdentity(id string) error {
 
 const roleColumns = `id, name, description, permissions, created_at, updated_at`
 
-func scanRole(sc scanner) (*auth.Role, error) {
+func scanRole(sc rowcodec.Scanner) (*auth.Role, error) {
 	var (
 		r                auth.Role
 		perms            sql.NullString
@@ -231,10 +232,10 @@ func scanRole(sc scanner) (*auth.Role, error) {
 		return nil, err
 	}
 	var err error
-	if r.Permissions, err = fromJSONText[string](perms); err != nil {
+	if r.Permissions, err = rowcodec.FromJSONText[string](perms); err != nil {
 		return nil, fmt.Errorf("postgres: role %s permissions: %w", r.ID, err)
 	}
-	r.CreatedAt, r.UpdatedAt = fromMS(created), fromMS(updated)
+	r.CreatedAt, r.UpdatedAt = rowcodec.FromMS(created), rowcodec.FromMS(updated)
 	return &r, nil
 }
 
@@ -286,11 +287,11 @@ func (t *tx) GetRoleByName(name string) (*auth.Role, error) {
 }
 
 func roleArgs(r *auth.Role) ([]any, error) {
-	perms, err := jsonText(r.Permissions)
+	perms, err := rowcodec.JSONText(r.Permissions)
 	if err != nil {
 		return nil, err
 	}
-	return []any{r.ID, r.Name, r.Description, perms, ms(r.CreatedAt), ms(r.UpdatedAt)}, nil
+	return []any{r.ID, r.Name, r.Description, perms, rowcodec.MS(r.CreatedAt), rowcodec.MS(r.UpdatedAt)}, nil
 }
 
 // InsertRole stores r. ErrConflict (code role_exists) if the name is taken,
@@ -333,7 +334,7 @@ func (t *tx) DeleteRole(id string) error {
 
 const overrideColumns = `id, namespace, identifier, request_limit, duration_ms, created_at, updated_at`
 
-func scanOverride(sc scanner) (*auth.RateLimitOverride, error) {
+func scanOverride(sc rowcodec.Scanner) (*auth.RateLimitOverride, error) {
 	var (
 		o                          auth.RateLimitOverride
 		duration, created, updated int64
@@ -342,7 +343,7 @@ func scanOverride(sc scanner) (*auth.RateLimitOverride, error) {
 		return nil, err
 	}
 	o.Duration = time.Duration(duration) * time.Millisecond
-	o.CreatedAt, o.UpdatedAt = fromMS(created), fromMS(updated)
+	o.CreatedAt, o.UpdatedAt = rowcodec.FromMS(created), rowcodec.FromMS(updated)
 	return &o, nil
 }
 
@@ -395,7 +396,7 @@ func (t *tx) InsertOverride(o *auth.RateLimitOverride) error {
 		return err
 	}
 	_, err = t.tx.Exec(t.ctx, `INSERT INTO ratelimit_overrides (`+overrideColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		o.ID, o.Namespace, o.Identifier, o.Limit, d, ms(o.CreatedAt), ms(o.UpdatedAt))
+		o.ID, o.Namespace, o.Identifier, o.Limit, d, rowcodec.MS(o.CreatedAt), rowcodec.MS(o.UpdatedAt))
 	if err != nil {
 		return uniqueConflict("insert override", err, overrideExists)
 	}
@@ -412,7 +413,7 @@ func (t *tx) UpdateOverride(o *auth.RateLimitOverride) error {
 	}
 	tag, err := t.tx.Exec(t.ctx, `UPDATE ratelimit_overrides SET namespace = $1, identifier = $2,
 		request_limit = $3, duration_ms = $4, updated_at = $5 WHERE id = $6`,
-		o.Namespace, o.Identifier, o.Limit, d, ms(o.UpdatedAt), o.ID)
+		o.Namespace, o.Identifier, o.Limit, d, rowcodec.MS(o.UpdatedAt), o.ID)
 	if err != nil {
 		return uniqueConflict("update override", err, overrideExists)
 	}
@@ -433,7 +434,7 @@ func oneRow(op string, tag pgconn.CommandTag) error {
 }
 
 // collect scans every row and closes rows.
-func collect[T any](rows pgx.Rows, op string, scan func(scanner) (T, error)) ([]T, error) {
+func collect[T any](rows pgx.Rows, op string, scan func(rowcodec.Scanner) (T, error)) ([]T, error) {
 	defer rows.Close()
 	var out []T
 	for rows.Next() {

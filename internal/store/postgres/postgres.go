@@ -103,7 +103,7 @@ func loadMigrations() ([]migration, error) {
 	if err != nil {
 		return nil, err
 	}
-	var ms []migration
+	var migs []migration
 	for _, e := range entries {
 		name := e.Name()
 		num, _, ok := strings.Cut(name, "_")
@@ -118,24 +118,24 @@ func loadMigrations() ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b)})
+		migs = append(migs, migration{version: v, name: name, sql: string(b)})
 	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("postgres: duplicate migration version %d", ms[i].version)
+	sort.Slice(migs, func(i, j int) bool { return migs[i].version < migs[j].version })
+	for i := 1; i < len(migs); i++ {
+		if migs[i].version == migs[i-1].version {
+			return nil, fmt.Errorf("postgres: duplicate migration version %d", migs[i].version)
 		}
 	}
-	return ms, nil
+	return migs, nil
 }
 
 // LatestSchemaVersion is the version Migrate brings the schema to.
 func (s *Store) LatestSchemaVersion() int {
-	ms, err := loadMigrations()
-	if err != nil || len(ms) == 0 {
+	migs, err := loadMigrations()
+	if err != nil || len(migs) == 0 {
 		return 0
 	}
-	return ms[len(ms)-1].version
+	return migs[len(migs)-1].version
 }
 
 // SchemaVersion returns the highest applied migration (0 before Migrate).
@@ -164,7 +164,7 @@ const migrateLock = 0x74617574 // "taut"
 // lock meanwhile, so processes starting at once migrate one after the other
 // and the later ones find nothing left to do.
 func (s *Store) Migrate(ctx context.Context) (err error) {
-	ms, err := loadMigrations()
+	migs, err := loadMigrations()
 	if err != nil {
 		return err
 	}
@@ -196,7 +196,7 @@ func (s *Store) Migrate(ctx context.Context) (err error) {
 	)`); err != nil {
 		return translate("migrate", err)
 	}
-	for _, m := range ms {
+	for _, m := range migs {
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			var n int
 			if err := tx.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&n); err != nil {

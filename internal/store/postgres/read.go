@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/typeauth/typeauth/internal/store/rowcodec"
 	"strconv"
 	"time"
 
@@ -24,23 +25,23 @@ func (s *Store) KeyBySecret(ctx context.Context, hash [32]byte) (*auth.Key, *aut
 		created int64
 		expires sql.NullInt64
 	)
-	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+prefixed("k.", keyColumns)+`,
+	k, err := rowcodec.ScanKey(s.pool.QueryRow(ctx, `SELECT `+prefixed("k.", rowcodec.KeyColumns)+`,
 		s.hash, s.start, s.created_at, s.expires_at
 		FROM key_secrets s JOIN keys k ON k.id = s.key_id WHERE s.hash = $1`, hash[:]),
 		&h, &sec.Start, &created, &expires)
 	if err != nil {
 		return nil, nil, translate("key by secret", err)
 	}
-	if sec.Hash, err = hash32(h); err != nil {
+	if sec.Hash, err = rowcodec.Hash32(h); err != nil {
 		return nil, nil, err
 	}
-	sec.KeyID, sec.CreatedAt, sec.ExpiresAt = k.ID, fromMS(created), fromNullMS(expires)
+	sec.KeyID, sec.CreatedAt, sec.ExpiresAt = k.ID, rowcodec.FromMS(created), rowcodec.FromNullMS(expires)
 	return k, &sec, nil
 }
 
 // periodStarts returns the daily and monthly refill period starts at now.
 func periodStarts(now time.Time) (day, month int64) {
-	return ms(auth.RefillDaily.PeriodStart(now)), ms(auth.RefillMonthly.PeriodStart(now))
+	return rowcodec.MS(auth.RefillDaily.PeriodStart(now)), rowcodec.MS(auth.RefillMonthly.PeriodStart(now))
 }
 
 // With @day and @month the daily and monthly period starts at now: the period
@@ -93,7 +94,7 @@ func (s *Store) SpendCredits(ctx context.Context, keyID string, cost int64, now 
 
 // GetApp returns the app with this id; ErrNotFound if none.
 func (s *Store) GetApp(ctx context.Context, id string) (*auth.App, error) {
-	a, err := scanApp(s.pool.QueryRow(ctx, `SELECT `+appColumns+` FROM apps WHERE id = $1`, id))
+	a, err := rowcodec.ScanApp(s.pool.QueryRow(ctx, `SELECT `+rowcodec.AppColumns+` FROM apps WHERE id = $1`, id))
 	if err != nil {
 		return nil, translate("get app", err)
 	}
@@ -102,13 +103,13 @@ func (s *Store) GetApp(ctx context.Context, id string) (*auth.App, error) {
 
 // ListApps lists apps oldest first.
 func (s *Store) ListApps(ctx context.Context, p auth.Page) ([]*auth.App, string, error) {
-	return listByID(ctx, s.pool, "list apps", `SELECT `+appColumns+` FROM apps WHERE id > $1`, nil, p, scanApp,
+	return listByID(ctx, s.pool, "list apps", `SELECT `+rowcodec.AppColumns+` FROM apps WHERE id > $1`, nil, p, rowcodec.ScanApp,
 		func(a *auth.App) string { return a.ID })
 }
 
 // GetKey returns the key with this id; ErrNotFound if none.
 func (s *Store) GetKey(ctx context.Context, id string) (*auth.Key, error) {
-	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM keys WHERE id = $1`, id))
+	k, err := rowcodec.ScanKey(s.pool.QueryRow(ctx, `SELECT `+rowcodec.KeyColumns+` FROM keys WHERE id = $1`, id))
 	if err != nil {
 		return nil, translate("get key", err)
 	}
@@ -117,7 +118,7 @@ func (s *Store) GetKey(ctx context.Context, id string) (*auth.Key, error) {
 
 // ListKeys lists keys oldest first, narrowed by f.AppID and f.OwnerID when set.
 func (s *Store) ListKeys(ctx context.Context, f auth.KeyFilter, p auth.Page) ([]*auth.Key, string, error) {
-	q := `SELECT ` + keyColumns + ` FROM keys WHERE id > $1`
+	q := `SELECT ` + rowcodec.KeyColumns + ` FROM keys WHERE id > $1`
 	var args []any
 	if f.AppID != "" {
 		args = append(args, f.AppID)
@@ -127,13 +128,13 @@ func (s *Store) ListKeys(ctx context.Context, f auth.KeyFilter, p auth.Page) ([]
 		args = append(args, f.OwnerID)
 		q += ` AND owner_id = $` + strconv.Itoa(len(args)+1)
 	}
-	return listByID(ctx, s.pool, "list keys", q, args, p, func(sc scanner) (*auth.Key, error) { return scanKey(sc) },
+	return listByID(ctx, s.pool, "list keys", q, args, p, func(sc rowcodec.Scanner) (*auth.Key, error) { return rowcodec.ScanKey(sc) },
 		func(k *auth.Key) string { return k.ID })
 }
 
 // SecretsOf returns every secret of the key, oldest first.
 func (s *Store) SecretsOf(ctx context.Context, keyID string) ([]auth.Secret, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+secretColumns+` FROM key_secrets WHERE key_id = $1
+	rows, err := s.pool.Query(ctx, `SELECT `+rowcodec.SecretColumns+` FROM key_secrets WHERE key_id = $1
 		ORDER BY created_at, hash`, keyID)
 	if err != nil {
 		return nil, translate("secrets of", err)
@@ -141,7 +142,7 @@ func (s *Store) SecretsOf(ctx context.Context, keyID string) ([]auth.Secret, err
 	defer rows.Close()
 	var out []auth.Secret
 	for rows.Next() {
-		sec, err := scanSecret(rows)
+		sec, err := rowcodec.ScanSecret(rows)
 		if err != nil {
 			return nil, translate("secrets of", err)
 		}
@@ -156,7 +157,7 @@ func (s *Store) SecretsOf(ctx context.Context, keyID string) ([]auth.Secret, err
 // RootKeyByHash returns the root key with this hash, revoked or not (the
 // caller checks RevokedAt); ErrNotFound if none.
 func (s *Store) RootKeyByHash(ctx context.Context, hash [32]byte) (*auth.RootKey, error) {
-	r, err := scanRootKey(s.pool.QueryRow(ctx, `SELECT `+rootKeyColumns+` FROM root_keys WHERE hash = $1`, hash[:]))
+	r, err := rowcodec.ScanRootKey(s.pool.QueryRow(ctx, `SELECT `+rowcodec.RootKeyColumns+` FROM root_keys WHERE hash = $1`, hash[:]))
 	if err != nil {
 		return nil, translate("root key by hash", err)
 	}
@@ -165,8 +166,8 @@ func (s *Store) RootKeyByHash(ctx context.Context, hash [32]byte) (*auth.RootKey
 
 // ListRootKeys lists root keys (revoked ones included) oldest first.
 func (s *Store) ListRootKeys(ctx context.Context, p auth.Page) ([]*auth.RootKey, string, error) {
-	return listByID(ctx, s.pool, "list root keys", `SELECT `+rootKeyColumns+` FROM root_keys WHERE id > $1`, nil, p,
-		scanRootKey, func(r *auth.RootKey) string { return r.ID })
+	return listByID(ctx, s.pool, "list root keys", `SELECT `+rowcodec.RootKeyColumns+` FROM root_keys WHERE id > $1`, nil, p,
+		rowcodec.ScanRootKey, func(r *auth.RootKey) string { return r.ID })
 }
 
 // CountRootKeys counts root keys that are not revoked.
@@ -180,23 +181,23 @@ func (s *Store) CountRootKeys(ctx context.Context) (int, error) {
 
 // ListAudit lists audit entries newest first.
 func (s *Store) ListAudit(ctx context.Context, p auth.Page) ([]*auth.AuditEntry, string, error) {
-	limit := pageLimit(p)
+	limit := rowcodec.PageLimit(p)
 	var before int64 = 1<<63 - 1
 	if p.Cursor != "" {
 		var err error
-		if before, err = decodeSeqCursor(p.Cursor); err != nil {
+		if before, err = rowcodec.DecodeSeqCursor(p.Cursor); err != nil {
 			return nil, "", err
 		}
 	}
 	out, err := s.auditQuery(ctx, "list audit",
-		`SELECT `+auditColumns+` FROM audit WHERE seq < $1 ORDER BY seq DESC LIMIT $2`, before, limit+1)
+		`SELECT `+rowcodec.AuditColumns+` FROM audit WHERE seq < $1 ORDER BY seq DESC LIMIT $2`, before, limit+1)
 	if err != nil {
 		return nil, "", err
 	}
 	next := ""
 	if len(out) > limit {
 		out = out[:limit]
-		next = encodeCursor(strconv.FormatInt(out[limit-1].Seq, 10))
+		next = rowcodec.EncodeCursor(strconv.FormatInt(out[limit-1].Seq, 10))
 	}
 	return out, next, nil
 }
@@ -208,7 +209,7 @@ func (s *Store) AuditChain(ctx context.Context, fn func(*auth.AuditEntry) error)
 	var after int64
 	for {
 		entries, err := s.auditQuery(ctx, "audit chain",
-			`SELECT `+auditColumns+` FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2`, after, batch)
+			`SELECT `+rowcodec.AuditColumns+` FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2`, after, batch)
 		if err != nil {
 			return err
 		}
@@ -232,7 +233,7 @@ func (s *Store) auditQuery(ctx context.Context, op, q string, args ...any) ([]*a
 	defer rows.Close()
 	var out []*auth.AuditEntry
 	for rows.Next() {
-		e, err := scanAudit(rows)
+		e, err := rowcodec.ScanAudit(rows)
 		if err != nil {
 			return nil, translate(op, err)
 		}
@@ -254,13 +255,13 @@ func (s *Store) GetIdempotency(ctx context.Context, id [32]byte) (*auth.Idempote
 	if err != nil {
 		return nil, translate("get idempotency", err)
 	}
-	if r.ID, err = hash32(rid); err != nil {
+	if r.ID, err = rowcodec.Hash32(rid); err != nil {
 		return nil, err
 	}
-	if r.RequestHash, err = hash32(rh); err != nil {
+	if r.RequestHash, err = rowcodec.Hash32(rh); err != nil {
 		return nil, err
 	}
-	r.CreatedAt = fromMS(created)
+	r.CreatedAt = rowcodec.FromMS(created)
 	return &r, nil
 }
 
@@ -272,12 +273,12 @@ type querier interface {
 // listByID runs q (whose first placeholder, $1, is "id > $1"; args fill $2…)
 // ordered by id, one page at a time; the cursor is the last id returned.
 func listByID[T any](ctx context.Context, db querier, op, q string, args []any, p auth.Page,
-	scan func(scanner) (T, error), id func(T) string) ([]T, string, error) {
-	limit := pageLimit(p)
+	scan func(rowcodec.Scanner) (T, error), id func(T) string) ([]T, string, error) {
+	limit := rowcodec.PageLimit(p)
 	after := ""
 	if p.Cursor != "" {
 		var err error
-		if after, err = decodeCursor(p.Cursor); err != nil {
+		if after, err = rowcodec.DecodeCursor(p.Cursor); err != nil {
 			return nil, "", err
 		}
 	}
@@ -301,7 +302,7 @@ func listByID[T any](ctx context.Context, db querier, op, q string, args []any, 
 	next := ""
 	if len(out) > limit {
 		out = out[:limit]
-		next = encodeCursor(id(out[limit-1]))
+		next = rowcodec.EncodeCursor(id(out[limit-1]))
 	}
 	return out, next, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/typeauth/typeauth/internal/store/rowcodec"
 	"strconv"
 	"time"
 
@@ -63,7 +64,7 @@ func (t *tx) execOne(op, q string, args ...any) error {
 }
 
 func (t *tx) GetApp(id string) (*auth.App, error) {
-	a, err := scanApp(t.tx.QueryRow(t.ctx, `SELECT `+appColumns+` FROM apps WHERE id = $1 FOR UPDATE`, id))
+	a, err := rowcodec.ScanApp(t.tx.QueryRow(t.ctx, `SELECT `+rowcodec.AppColumns+` FROM apps WHERE id = $1 FOR UPDATE`, id))
 	if err != nil {
 		return nil, translate("get app", err)
 	}
@@ -80,8 +81,8 @@ func appConflict(op string, err error) error {
 }
 
 func (t *tx) InsertApp(a *auth.App) error {
-	_, err := t.tx.Exec(t.ctx, `INSERT INTO apps (`+appColumns+`) VALUES ($1, $2, $3, $4, $5)`,
-		a.ID, a.Name, a.KeyPrefix, ms(a.CreatedAt), ms(a.UpdatedAt))
+	_, err := t.tx.Exec(t.ctx, `INSERT INTO apps (`+rowcodec.AppColumns+`) VALUES ($1, $2, $3, $4, $5)`,
+		a.ID, a.Name, a.KeyPrefix, rowcodec.MS(a.CreatedAt), rowcodec.MS(a.UpdatedAt))
 	if err != nil {
 		return appConflict("insert app", err)
 	}
@@ -90,7 +91,7 @@ func (t *tx) InsertApp(a *auth.App) error {
 
 func (t *tx) UpdateApp(a *auth.App) error {
 	tag, err := t.tx.Exec(t.ctx, `UPDATE apps SET name = $1, key_prefix = $2, updated_at = $3 WHERE id = $4`,
-		a.Name, a.KeyPrefix, ms(a.UpdatedAt), a.ID)
+		a.Name, a.KeyPrefix, rowcodec.MS(a.UpdatedAt), a.ID)
 	if err != nil {
 		return appConflict("update app", err)
 	}
@@ -105,7 +106,7 @@ func (t *tx) DeleteApp(id string) error {
 }
 
 func (t *tx) GetKey(id string) (*auth.Key, error) {
-	k, err := scanKey(t.tx.QueryRow(t.ctx, `SELECT `+keyColumns+` FROM keys WHERE id = $1 FOR UPDATE`, id))
+	k, err := rowcodec.ScanKey(t.tx.QueryRow(t.ctx, `SELECT `+rowcodec.KeyColumns+` FROM keys WHERE id = $1 FOR UPDATE`, id))
 	if err != nil {
 		return nil, translate("get key", err)
 	}
@@ -116,11 +117,11 @@ func (t *tx) GetKey(id string) (*auth.Key, error) {
 // ErrConflict if the key id or the secret hash exists; ErrNotFound if the app
 // does not.
 func (t *tx) InsertKey(k *auth.Key, s auth.Secret) error {
-	args, err := keyArgs(k)
+	args, err := rowcodec.KeyArgs(k)
 	if err != nil {
 		return fmt.Errorf("postgres: insert key: %w", err)
 	}
-	if _, err := t.tx.Exec(t.ctx, `INSERT INTO keys (`+keyColumns+`)
+	if _, err := t.tx.Exec(t.ctx, `INSERT INTO keys (`+rowcodec.KeyColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`, args...); err != nil {
 		return translate("insert key", err)
 	}
@@ -133,11 +134,11 @@ func (t *tx) InsertKey(k *auth.Key, s auth.Secret) error {
 // UpdateKey writes every field of k but its id, app and creation time,
 // credits included.
 func (t *tx) UpdateKey(k *auth.Key) error {
-	args, err := keyArgs(k)
+	args, err := rowcodec.KeyArgs(k)
 	if err != nil {
 		return fmt.Errorf("postgres: update key: %w", err)
 	}
-	// keyArgs order: id, app_id, then the updatable columns, created_at, updated_at.
+	// rowcodec.KeyArgs order: id, app_id, then the updatable columns, created_at, updated_at.
 	return t.execOne("update key", `UPDATE keys SET name = $1, owner_id = $2, identity_id = $3, meta = $4,
 		enabled = $5, expires_at = $6, credits_remaining = $7, refill_amount = $8, refill_interval = $9,
 		last_refill_at = $10, rate_limits = $11, permissions = $12, roles = $13, ip_allowlist = $14, start = $15,
@@ -152,8 +153,8 @@ func (t *tx) DeleteKey(id string) error {
 // InsertSecret adds a secret to a key. ErrConflict if the hash exists;
 // ErrNotFound if the key does not.
 func (t *tx) InsertSecret(s auth.Secret) error {
-	_, err := t.tx.Exec(t.ctx, `INSERT INTO key_secrets (`+secretColumns+`) VALUES ($1, $2, $3, $4, $5)`,
-		s.Hash[:], s.KeyID, s.Start, ms(s.CreatedAt), nullMS(s.ExpiresAt))
+	_, err := t.tx.Exec(t.ctx, `INSERT INTO key_secrets (`+rowcodec.SecretColumns+`) VALUES ($1, $2, $3, $4, $5)`,
+		s.Hash[:], s.KeyID, s.Start, rowcodec.MS(s.CreatedAt), rowcodec.NullMS(s.ExpiresAt))
 	return translate("insert secret", err)
 }
 
@@ -170,7 +171,7 @@ func (t *tx) ExpireSecrets(keyID string, at, now time.Time) error {
 	var err error
 	if at.After(now) {
 		_, err = t.tx.Exec(t.ctx, `UPDATE key_secrets SET expires_at = $1 WHERE key_id = $2 AND expires_at IS NULL`,
-			ms(at), keyID)
+			rowcodec.MS(at), keyID)
 	} else {
 		_, err = t.tx.Exec(t.ctx, `DELETE FROM key_secrets WHERE key_id = $1 AND expires_at IS NULL`, keyID)
 	}
@@ -206,12 +207,12 @@ func (t *tx) InsertRootKey(r *auth.RootKey, hash [32]byte) error {
 		scopes = []byte("[]")
 	}
 	_, err = t.tx.Exec(t.ctx, `INSERT INTO root_keys (id, name, scopes, start, hash, created_at, revoked_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, r.ID, r.Name, string(scopes), r.Start, hash[:], ms(r.CreatedAt), nullMS(r.RevokedAt))
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, r.ID, r.Name, string(scopes), r.Start, hash[:], rowcodec.MS(r.CreatedAt), rowcodec.NullMS(r.RevokedAt))
 	return translate("insert root key", err)
 }
 
 func (t *tx) GetRootKey(id string) (*auth.RootKey, error) {
-	r, err := scanRootKey(t.tx.QueryRow(t.ctx, `SELECT `+rootKeyColumns+` FROM root_keys WHERE id = $1 FOR UPDATE`, id))
+	r, err := rowcodec.ScanRootKey(t.tx.QueryRow(t.ctx, `SELECT `+rowcodec.RootKeyColumns+` FROM root_keys WHERE id = $1 FOR UPDATE`, id))
 	if err != nil {
 		return nil, translate("get root key", err)
 	}
@@ -222,7 +223,7 @@ func (t *tx) GetRootKey(id string) (*auth.RootKey, error) {
 // revocation time). ErrNotFound if the root key does not exist.
 func (t *tx) RevokeRootKey(id string, at time.Time) error {
 	return t.execOne("revoke root key", `UPDATE root_keys SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2`,
-		ms(at), id)
+		rowcodec.MS(at), id)
 }
 
 // AppendAudit locks the chain head (SELECT … FOR UPDATE: concurrent appends,
@@ -236,20 +237,20 @@ func (t *tx) AppendAudit(e *auth.AuditEntry) error {
 	if err := t.tx.QueryRow(t.ctx, `SELECT seq, hash FROM audit_head WHERE one = 1 FOR UPDATE`).Scan(&seq, &prev); err != nil {
 		return translate("append audit", err)
 	}
-	prevHash, err := hash32(prev)
+	prevHash, err := rowcodec.Hash32(prev)
 	if err != nil {
 		return err
 	}
-	e.Time = fromMS(ms(e.Time))
+	e.Time = rowcodec.FromMS(rowcodec.MS(e.Time))
 	if e.ID == "" {
 		e.ID = auth.NewID("audit", e.Time)
 	}
 	e.Seq, e.PrevHash = seq+1, prevHash
 	e.Hash = e.ComputeHash()
-	if _, err := t.tx.Exec(t.ctx, `INSERT INTO audit (`+auditColumns+`)
+	if _, err := t.tx.Exec(t.ctx, `INSERT INTO audit (`+rowcodec.AuditColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		e.Seq, e.ID, ms(e.Time), e.ActorID, e.Action, e.TargetType, e.TargetID, e.RemoteAddr,
-		nullBytes(e.Before), nullBytes(e.After), e.PrevHash[:], e.Hash[:]); err != nil {
+		e.Seq, e.ID, rowcodec.MS(e.Time), e.ActorID, e.Action, e.TargetType, e.TargetID, e.RemoteAddr,
+		rowcodec.NullBytes(e.Before), rowcodec.NullBytes(e.After), e.PrevHash[:], e.Hash[:]); err != nil {
 		return translate("append audit", err)
 	}
 	// Delivered to every replica's listener when (and only if) the
@@ -264,6 +265,6 @@ func (t *tx) AppendAudit(e *auth.AuditEntry) error {
 // PutIdempotency stores r; ErrConflict if its id exists.
 func (t *tx) PutIdempotency(r *auth.IdempotencyRecord) error {
 	_, err := t.tx.Exec(t.ctx, `INSERT INTO idempotency (id, request_hash, status, body, created_at)
-		VALUES ($1, $2, $3, $4, $5)`, r.ID[:], r.RequestHash[:], r.Status, nullBytes(r.Body), ms(r.CreatedAt))
+		VALUES ($1, $2, $3, $4, $5)`, r.ID[:], r.RequestHash[:], r.Status, rowcodec.NullBytes(r.Body), rowcodec.MS(r.CreatedAt))
 	return translate("put idempotency", err)
 }

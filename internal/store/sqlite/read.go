@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/typeauth/typeauth/internal/store/rowcodec"
 	"strconv"
 	"time"
 
@@ -22,23 +23,23 @@ func (s *Store) KeyBySecret(ctx context.Context, hash [32]byte) (*auth.Key, *aut
 		created int64
 		expires sql.NullInt64
 	)
-	k, err := scanKey(s.r.QueryRowContext(ctx, `SELECT `+prefixed("k.", keyColumns)+`,
+	k, err := rowcodec.ScanKey(s.r.QueryRowContext(ctx, `SELECT `+prefixed("k.", rowcodec.KeyColumns)+`,
 		s.hash, s.start, s.created_at, s.expires_at
 		FROM key_secrets s JOIN keys k ON k.id = s.key_id WHERE s.hash = ?`, hash[:]),
 		&h, &sec.Start, &created, &expires)
 	if err != nil {
 		return nil, nil, translate("key by secret", err)
 	}
-	if sec.Hash, err = hash32(h); err != nil {
+	if sec.Hash, err = rowcodec.Hash32(h); err != nil {
 		return nil, nil, err
 	}
-	sec.KeyID, sec.CreatedAt, sec.ExpiresAt = k.ID, fromMS(created), fromNullMS(expires)
+	sec.KeyID, sec.CreatedAt, sec.ExpiresAt = k.ID, rowcodec.FromMS(created), rowcodec.FromNullMS(expires)
 	return k, &sec, nil
 }
 
 // periodStarts returns the daily and monthly refill period starts at now.
 func periodStarts(now time.Time) (day, month int64) {
-	return ms(auth.RefillDaily.PeriodStart(now)), ms(auth.RefillMonthly.PeriodStart(now))
+	return rowcodec.MS(auth.RefillDaily.PeriodStart(now)), rowcodec.MS(auth.RefillMonthly.PeriodStart(now))
 }
 
 // The period start of the key's refill interval (NULL if none); a refill is
@@ -91,7 +92,7 @@ func (s *Store) SpendCredits(ctx context.Context, keyID string, cost int64, now 
 
 // GetApp returns the app with this id; ErrNotFound if none.
 func (s *Store) GetApp(ctx context.Context, id string) (*auth.App, error) {
-	a, err := scanApp(s.r.QueryRowContext(ctx, `SELECT `+appColumns+` FROM apps WHERE id = ?`, id))
+	a, err := rowcodec.ScanApp(s.r.QueryRowContext(ctx, `SELECT `+rowcodec.AppColumns+` FROM apps WHERE id = ?`, id))
 	if err != nil {
 		return nil, translate("get app", err)
 	}
@@ -100,13 +101,13 @@ func (s *Store) GetApp(ctx context.Context, id string) (*auth.App, error) {
 
 // ListApps lists apps oldest first.
 func (s *Store) ListApps(ctx context.Context, p auth.Page) ([]*auth.App, string, error) {
-	return listByID(ctx, s.r, "list apps", `SELECT `+appColumns+` FROM apps WHERE id > ?`, nil, p, scanApp,
+	return listByID(ctx, s.r, "list apps", `SELECT `+rowcodec.AppColumns+` FROM apps WHERE id > ?`, nil, p, rowcodec.ScanApp,
 		func(a *auth.App) string { return a.ID })
 }
 
 // GetKey returns the key with this id; ErrNotFound if none.
 func (s *Store) GetKey(ctx context.Context, id string) (*auth.Key, error) {
-	k, err := scanKey(s.r.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM keys WHERE id = ?`, id))
+	k, err := rowcodec.ScanKey(s.r.QueryRowContext(ctx, `SELECT `+rowcodec.KeyColumns+` FROM keys WHERE id = ?`, id))
 	if err != nil {
 		return nil, translate("get key", err)
 	}
@@ -115,7 +116,7 @@ func (s *Store) GetKey(ctx context.Context, id string) (*auth.Key, error) {
 
 // ListKeys lists keys oldest first, narrowed by f.AppID and f.OwnerID when set.
 func (s *Store) ListKeys(ctx context.Context, f auth.KeyFilter, p auth.Page) ([]*auth.Key, string, error) {
-	q := `SELECT ` + keyColumns + ` FROM keys WHERE id > ?`
+	q := `SELECT ` + rowcodec.KeyColumns + ` FROM keys WHERE id > ?`
 	var args []any
 	if f.AppID != "" {
 		q += ` AND app_id = ?`
@@ -125,13 +126,13 @@ func (s *Store) ListKeys(ctx context.Context, f auth.KeyFilter, p auth.Page) ([]
 		q += ` AND owner_id = ?`
 		args = append(args, f.OwnerID)
 	}
-	return listByID(ctx, s.r, "list keys", q, args, p, func(sc scanner) (*auth.Key, error) { return scanKey(sc) },
+	return listByID(ctx, s.r, "list keys", q, args, p, func(sc rowcodec.Scanner) (*auth.Key, error) { return rowcodec.ScanKey(sc) },
 		func(k *auth.Key) string { return k.ID })
 }
 
 // SecretsOf returns every secret of the key, oldest first.
 func (s *Store) SecretsOf(ctx context.Context, keyID string) ([]auth.Secret, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+secretColumns+` FROM key_secrets WHERE key_id = ?
+	rows, err := s.r.QueryContext(ctx, `SELECT `+rowcodec.SecretColumns+` FROM key_secrets WHERE key_id = ?
 		ORDER BY created_at, hash`, keyID)
 	if err != nil {
 		return nil, translate("secrets of", err)
@@ -139,7 +140,7 @@ func (s *Store) SecretsOf(ctx context.Context, keyID string) ([]auth.Secret, err
 	defer rows.Close()
 	var out []auth.Secret
 	for rows.Next() {
-		sec, err := scanSecret(rows)
+		sec, err := rowcodec.ScanSecret(rows)
 		if err != nil {
 			return nil, translate("secrets of", err)
 		}
@@ -154,7 +155,7 @@ func (s *Store) SecretsOf(ctx context.Context, keyID string) ([]auth.Secret, err
 // RootKeyByHash returns the root key with this hash, revoked or not (the
 // caller checks RevokedAt); ErrNotFound if none.
 func (s *Store) RootKeyByHash(ctx context.Context, hash [32]byte) (*auth.RootKey, error) {
-	r, err := scanRootKey(s.r.QueryRowContext(ctx, `SELECT `+rootKeyColumns+` FROM root_keys WHERE hash = ?`, hash[:]))
+	r, err := rowcodec.ScanRootKey(s.r.QueryRowContext(ctx, `SELECT `+rowcodec.RootKeyColumns+` FROM root_keys WHERE hash = ?`, hash[:]))
 	if err != nil {
 		return nil, translate("root key by hash", err)
 	}
@@ -163,8 +164,8 @@ func (s *Store) RootKeyByHash(ctx context.Context, hash [32]byte) (*auth.RootKey
 
 // ListRootKeys lists root keys (revoked ones included) oldest first.
 func (s *Store) ListRootKeys(ctx context.Context, p auth.Page) ([]*auth.RootKey, string, error) {
-	return listByID(ctx, s.r, "list root keys", `SELECT `+rootKeyColumns+` FROM root_keys WHERE id > ?`, nil, p,
-		scanRootKey, func(r *auth.RootKey) string { return r.ID })
+	return listByID(ctx, s.r, "list root keys", `SELECT `+rowcodec.RootKeyColumns+` FROM root_keys WHERE id > ?`, nil, p,
+		rowcodec.ScanRootKey, func(r *auth.RootKey) string { return r.ID })
 }
 
 // CountRootKeys counts root keys that are not revoked.
@@ -178,15 +179,15 @@ func (s *Store) CountRootKeys(ctx context.Context) (int, error) {
 
 // ListAudit lists audit entries newest first.
 func (s *Store) ListAudit(ctx context.Context, p auth.Page) ([]*auth.AuditEntry, string, error) {
-	limit := pageLimit(p)
+	limit := rowcodec.PageLimit(p)
 	var before int64 = 1<<63 - 1
 	if p.Cursor != "" {
 		var err error
-		if before, err = decodeSeqCursor(p.Cursor); err != nil {
+		if before, err = rowcodec.DecodeSeqCursor(p.Cursor); err != nil {
 			return nil, "", err
 		}
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit WHERE seq < ? ORDER BY seq DESC LIMIT ?`,
+	rows, err := s.r.QueryContext(ctx, `SELECT `+rowcodec.AuditColumns+` FROM audit WHERE seq < ? ORDER BY seq DESC LIMIT ?`,
 		before, limit+1)
 	if err != nil {
 		return nil, "", translate("list audit", err)
@@ -194,7 +195,7 @@ func (s *Store) ListAudit(ctx context.Context, p auth.Page) ([]*auth.AuditEntry,
 	defer rows.Close()
 	var out []*auth.AuditEntry
 	for rows.Next() {
-		e, err := scanAudit(rows)
+		e, err := rowcodec.ScanAudit(rows)
 		if err != nil {
 			return nil, "", translate("list audit", err)
 		}
@@ -206,7 +207,7 @@ func (s *Store) ListAudit(ctx context.Context, p auth.Page) ([]*auth.AuditEntry,
 	next := ""
 	if len(out) > limit {
 		out = out[:limit]
-		next = encodeCursor(strconv.FormatInt(out[limit-1].Seq, 10))
+		next = rowcodec.EncodeCursor(strconv.FormatInt(out[limit-1].Seq, 10))
 	}
 	return out, next, nil
 }
@@ -234,14 +235,14 @@ func (s *Store) AuditChain(ctx context.Context, fn func(*auth.AuditEntry) error)
 }
 
 func (s *Store) auditBatch(ctx context.Context, after int64, n int) ([]*auth.AuditEntry, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`, after, n)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+rowcodec.AuditColumns+` FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`, after, n)
 	if err != nil {
 		return nil, translate("audit chain", err)
 	}
 	defer rows.Close()
 	var out []*auth.AuditEntry
 	for rows.Next() {
-		e, err := scanAudit(rows)
+		e, err := rowcodec.ScanAudit(rows)
 		if err != nil {
 			return nil, translate("audit chain", err)
 		}
@@ -263,13 +264,13 @@ func (s *Store) GetIdempotency(ctx context.Context, id [32]byte) (*auth.Idempote
 	if err != nil {
 		return nil, translate("get idempotency", err)
 	}
-	if r.ID, err = hash32(rid); err != nil {
+	if r.ID, err = rowcodec.Hash32(rid); err != nil {
 		return nil, err
 	}
-	if r.RequestHash, err = hash32(rh); err != nil {
+	if r.RequestHash, err = rowcodec.Hash32(rh); err != nil {
 		return nil, err
 	}
-	r.CreatedAt = fromMS(created)
+	r.CreatedAt = rowcodec.FromMS(created)
 	return &r, nil
 }
 
@@ -283,12 +284,12 @@ type querier interface {
 // listByID runs q (whose first placeholder is "id > ?") ordered by id, one
 // page at a time; the cursor is the last id returned.
 func listByID[T any](ctx context.Context, db querier, op, q string, args []any, p auth.Page,
-	scan func(scanner) (T, error), id func(T) string) ([]T, string, error) {
-	limit := pageLimit(p)
+	scan func(rowcodec.Scanner) (T, error), id func(T) string) ([]T, string, error) {
+	limit := rowcodec.PageLimit(p)
 	after := ""
 	if p.Cursor != "" {
 		var err error
-		if after, err = decodeCursor(p.Cursor); err != nil {
+		if after, err = rowcodec.DecodeCursor(p.Cursor); err != nil {
 			return nil, "", err
 		}
 	}
@@ -311,7 +312,7 @@ func listByID[T any](ctx context.Context, db querier, op, q string, args []any, 
 	next := ""
 	if len(out) > limit {
 		out = out[:limit]
-		next = encodeCursor(id(out[limit-1]))
+		next = rowcodec.EncodeCursor(id(out[limit-1]))
 	}
 	return out, next, nil
 }

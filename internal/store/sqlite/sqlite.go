@@ -160,7 +160,7 @@ func loadMigrations() ([]migration, error) {
 	if err != nil {
 		return nil, err
 	}
-	var ms []migration
+	var migs []migration
 	for _, e := range entries {
 		name := e.Name()
 		num, _, ok := strings.Cut(name, "_")
@@ -175,24 +175,24 @@ func loadMigrations() ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b)})
+		migs = append(migs, migration{version: v, name: name, sql: string(b)})
 	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("sqlite: duplicate migration version %d", ms[i].version)
+	sort.Slice(migs, func(i, j int) bool { return migs[i].version < migs[j].version })
+	for i := 1; i < len(migs); i++ {
+		if migs[i].version == migs[i-1].version {
+			return nil, fmt.Errorf("sqlite: duplicate migration version %d", migs[i].version)
 		}
 	}
-	return ms, nil
+	return migs, nil
 }
 
 // LatestSchemaVersion is the version Migrate brings the schema to.
 func (s *Store) LatestSchemaVersion() int {
-	ms, err := loadMigrations()
-	if err != nil || len(ms) == 0 {
+	migs, err := loadMigrations()
+	if err != nil || len(migs) == 0 {
 		return 0
 	}
-	return ms[len(ms)-1].version
+	return migs[len(migs)-1].version
 }
 
 // SchemaVersion returns the highest applied migration (0 before Migrate).
@@ -218,7 +218,7 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 // from several processes at once: the write lock serializes them and each
 // re-checks what is applied after taking it.
 func (s *Store) Migrate(ctx context.Context) error {
-	ms, err := loadMigrations()
+	migs, err := loadMigrations()
 	if err != nil {
 		return err
 	}
@@ -229,7 +229,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	) STRICT`); err != nil {
 		return translate("migrate", err)
 	}
-	for _, m := range ms {
+	for _, m := range migs {
 		if err := s.applyMigration(ctx, m); err != nil {
 			return err
 		}

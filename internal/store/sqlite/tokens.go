@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/typeauth/typeauth/internal/store/rowcodec"
 	"time"
 
 	"modernc.org/sqlite"
@@ -20,7 +21,7 @@ var (
 
 const signingKeyColumns = `kid, alg, public_jwk, sealed, state, created_at, activate_at, retire_at, expires_at`
 
-func scanSigningKey(sc scanner) (*auth.SigningKey, error) {
+func scanSigningKey(sc rowcodec.Scanner) (*auth.SigningKey, error) {
 	var k auth.SigningKey
 	var created, activate int64
 	var retire, expires sql.NullInt64
@@ -29,8 +30,8 @@ func scanSigningKey(sc scanner) (*auth.SigningKey, error) {
 		return nil, err
 	}
 	k.PublicJWK = pub
-	k.CreatedAt, k.ActivateAt = fromMS(created), fromMS(activate)
-	k.RetireAt, k.ExpiresAt = fromNullMS(retire), fromNullMS(expires)
+	k.CreatedAt, k.ActivateAt = rowcodec.FromMS(created), rowcodec.FromMS(activate)
+	k.RetireAt, k.ExpiresAt = rowcodec.FromNullMS(retire), rowcodec.FromNullMS(expires)
 	return &k, nil
 }
 
@@ -38,26 +39,26 @@ const issuerColumns = `id, name, issuer, jwks_url, discovery_url, jwks, algorith
 	required_claims, owner_claim, permissions_claim, created_at, updated_at`
 
 func issuerArgs(i *auth.Issuer) ([]any, error) {
-	algs, err := jsonText(i.Algorithms)
+	algs, err := rowcodec.JSONText(i.Algorithms)
 	if err != nil {
 		return nil, err
 	}
 	if algs == nil {
 		algs = "[]"
 	}
-	auds, err := jsonText(i.Audiences)
+	auds, err := rowcodec.JSONText(i.Audiences)
 	if err != nil {
 		return nil, err
 	}
-	req, err := jsonText(i.RequiredClaims)
+	req, err := rowcodec.JSONText(i.RequiredClaims)
 	if err != nil {
 		return nil, err
 	}
-	return []any{i.ID, i.Name, i.Issuer, i.JWKSURL, i.DiscoveryURL, nullBytes(i.JWKS), algs, auds,
-		i.Leeway.Milliseconds(), req, i.OwnerClaim, i.PermissionsClaim, ms(i.CreatedAt), ms(i.UpdatedAt)}, nil
+	return []any{i.ID, i.Name, i.Issuer, i.JWKSURL, i.DiscoveryURL, rowcodec.NullBytes(i.JWKS), algs, auds,
+		i.Leeway.Milliseconds(), req, i.OwnerClaim, i.PermissionsClaim, rowcodec.MS(i.CreatedAt), rowcodec.MS(i.UpdatedAt)}, nil
 }
 
-func scanIssuer(sc scanner) (*auth.Issuer, error) {
+func scanIssuer(sc rowcodec.Scanner) (*auth.Issuer, error) {
 	var i auth.Issuer
 	var jwks []byte
 	var algs string
@@ -68,26 +69,26 @@ func scanIssuer(sc scanner) (*auth.Issuer, error) {
 		return nil, err
 	}
 	var err error
-	if i.Algorithms, err = fromJSONText[string](sql.NullString{String: algs, Valid: true}); err != nil {
+	if i.Algorithms, err = rowcodec.FromJSONText[string](sql.NullString{String: algs, Valid: true}); err != nil {
 		return nil, err
 	}
-	if i.Audiences, err = fromJSONText[string](auds); err != nil {
+	if i.Audiences, err = rowcodec.FromJSONText[string](auds); err != nil {
 		return nil, err
 	}
-	if i.RequiredClaims, err = fromJSONText[string](req); err != nil {
+	if i.RequiredClaims, err = rowcodec.FromJSONText[string](req); err != nil {
 		return nil, err
 	}
 	if jwks != nil {
 		i.JWKS = jwks
 	}
 	i.Leeway = time.Duration(leeway) * time.Millisecond
-	i.CreatedAt, i.UpdatedAt = fromMS(created), fromMS(updated)
+	i.CreatedAt, i.UpdatedAt = rowcodec.FromMS(created), rowcodec.FromMS(updated)
 	return &i, nil
 }
 
 const tokenSettingsColumns = `id, recoverable, max_token_ttl_ms, token_audiences, token_meta_claims`
 
-func scanTokenSettings(sc scanner) (*auth.TokenSettings, error) {
+func scanTokenSettings(sc rowcodec.Scanner) (*auth.TokenSettings, error) {
 	var s auth.TokenSettings
 	var ttl int64
 	var auds, meta sql.NullString
@@ -96,16 +97,16 @@ func scanTokenSettings(sc scanner) (*auth.TokenSettings, error) {
 	}
 	s.MaxTTL = time.Duration(ttl) * time.Millisecond
 	var err error
-	if s.Audiences, err = fromJSONText[string](auds); err != nil {
+	if s.Audiences, err = rowcodec.FromJSONText[string](auds); err != nil {
 		return nil, err
 	}
-	if s.MetaClaims, err = fromJSONText[string](meta); err != nil {
+	if s.MetaClaims, err = rowcodec.FromJSONText[string](meta); err != nil {
 		return nil, err
 	}
 	return &s, nil
 }
 
-func collectRows[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
+func collectRows[T any](rows *sql.Rows, scan func(rowcodec.Scanner) (T, error)) ([]T, error) {
 	defer rows.Close()
 	var out []T
 	for rows.Next() {
@@ -147,22 +148,22 @@ func (s *Store) GetIssuer(ctx context.Context, id string) (*auth.Issuer, error) 
 }
 
 func (s *Store) RevokedTokens(ctx context.Context, now time.Time) ([]auth.RevokedToken, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT jti, expires_at, revoked_at FROM revoked_tokens WHERE expires_at > ? ORDER BY jti`, ms(now))
+	rows, err := s.r.QueryContext(ctx, `SELECT jti, expires_at, revoked_at FROM revoked_tokens WHERE expires_at > ? ORDER BY jti`, rowcodec.MS(now))
 	if err != nil {
 		return nil, translate("revoked tokens", err)
 	}
-	out, err := collectRows(rows, func(sc scanner) (auth.RevokedToken, error) {
+	out, err := collectRows(rows, func(sc rowcodec.Scanner) (auth.RevokedToken, error) {
 		var r auth.RevokedToken
 		var exp, rev int64
 		err := sc.Scan(&r.JTI, &exp, &rev)
-		r.ExpiresAt, r.RevokedAt = fromMS(exp), fromMS(rev)
+		r.ExpiresAt, r.RevokedAt = rowcodec.FromMS(exp), rowcodec.FromMS(rev)
 		return r, err
 	})
 	return out, translate("revoked tokens", err)
 }
 
 func (s *Store) PurgeRevokedTokens(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM revoked_tokens WHERE expires_at <= ?`, ms(before))
+	res, err := s.w.ExecContext(ctx, `DELETE FROM revoked_tokens WHERE expires_at <= ?`, rowcodec.MS(before))
 	if err != nil {
 		return 0, translate("purge revoked tokens", err)
 	}
@@ -202,13 +203,13 @@ func (t *tx) SigningKeys() ([]*auth.SigningKey, error) {
 
 func (t *tx) InsertSigningKey(k *auth.SigningKey) error {
 	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO signing_keys (`+signingKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		k.KID, k.Alg, []byte(k.PublicJWK), k.Sealed, k.State, ms(k.CreatedAt), ms(k.ActivateAt), nullMS(k.RetireAt), nullMS(k.ExpiresAt))
+		k.KID, k.Alg, []byte(k.PublicJWK), k.Sealed, k.State, rowcodec.MS(k.CreatedAt), rowcodec.MS(k.ActivateAt), rowcodec.NullMS(k.RetireAt), rowcodec.NullMS(k.ExpiresAt))
 	return translate("insert signing key", err)
 }
 
 func (t *tx) UpdateSigningKey(k *auth.SigningKey) error {
 	return t.execOne("update signing key", `UPDATE signing_keys SET state = ?, retire_at = ?, expires_at = ? WHERE kid = ?`,
-		k.State, nullMS(k.RetireAt), nullMS(k.ExpiresAt), k.KID)
+		k.State, rowcodec.NullMS(k.RetireAt), rowcodec.NullMS(k.ExpiresAt), k.KID)
 }
 
 func (t *tx) DeleteSigningKey(kid string) error {
@@ -277,7 +278,7 @@ func (t *tx) CountIssuers() (int, error) {
 func (t *tx) RevokeToken(r auth.RevokedToken) error {
 	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES (?, ?, ?)
 		ON CONFLICT (jti) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`,
-		r.JTI, ms(r.ExpiresAt), ms(r.RevokedAt))
+		r.JTI, rowcodec.MS(r.ExpiresAt), rowcodec.MS(r.RevokedAt))
 	return translate("revoke token", err)
 }
 
@@ -290,11 +291,11 @@ func (t *tx) GetTokenSettings(appID string) (*auth.TokenSettings, error) {
 }
 
 func (t *tx) PutTokenSettings(s *auth.TokenSettings) error {
-	auds, err := jsonText(s.Audiences)
+	auds, err := rowcodec.JSONText(s.Audiences)
 	if err != nil {
 		return fmt.Errorf("sqlite: put token settings: %w", err)
 	}
-	meta, err := jsonText(s.MetaClaims)
+	meta, err := rowcodec.JSONText(s.MetaClaims)
 	if err != nil {
 		return fmt.Errorf("sqlite: put token settings: %w", err)
 	}
@@ -303,5 +304,5 @@ func (t *tx) PutTokenSettings(s *auth.TokenSettings) error {
 }
 
 func (t *tx) PutSealedSecret(keyID string, sealed []byte) error {
-	return t.execOne("put sealed secret", `UPDATE keys SET secret_sealed = ? WHERE id = ?`, nullBytes(sealed), keyID)
+	return t.execOne("put sealed secret", `UPDATE keys SET secret_sealed = ? WHERE id = ?`, rowcodec.NullBytes(sealed), keyID)
 }

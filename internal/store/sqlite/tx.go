@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/typeauth/typeauth/internal/store/rowcodec"
 	"time"
 
 	"modernc.org/sqlite"
@@ -64,7 +65,7 @@ func (t *tx) execOne(op, q string, args ...any) error {
 }
 
 func (t *tx) GetApp(id string) (*auth.App, error) {
-	a, err := scanApp(t.tx.QueryRowContext(t.ctx, `SELECT `+appColumns+` FROM apps WHERE id = ?`, id))
+	a, err := rowcodec.ScanApp(t.tx.QueryRowContext(t.ctx, `SELECT `+rowcodec.AppColumns+` FROM apps WHERE id = ?`, id))
 	if err != nil {
 		return nil, translate("get app", err)
 	}
@@ -82,8 +83,8 @@ func appConflict(op string, err error) error {
 }
 
 func (t *tx) InsertApp(a *auth.App) error {
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?)`,
-		a.ID, a.Name, a.KeyPrefix, ms(a.CreatedAt), ms(a.UpdatedAt))
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO apps (`+rowcodec.AppColumns+`) VALUES (?, ?, ?, ?, ?)`,
+		a.ID, a.Name, a.KeyPrefix, rowcodec.MS(a.CreatedAt), rowcodec.MS(a.UpdatedAt))
 	if err != nil {
 		return appConflict("insert app", err)
 	}
@@ -92,7 +93,7 @@ func (t *tx) InsertApp(a *auth.App) error {
 
 func (t *tx) UpdateApp(a *auth.App) error {
 	res, err := t.tx.ExecContext(t.ctx, `UPDATE apps SET name = ?, key_prefix = ?, updated_at = ? WHERE id = ?`,
-		a.Name, a.KeyPrefix, ms(a.UpdatedAt), a.ID)
+		a.Name, a.KeyPrefix, rowcodec.MS(a.UpdatedAt), a.ID)
 	if err != nil {
 		return appConflict("update app", err)
 	}
@@ -109,7 +110,7 @@ func (t *tx) DeleteApp(id string) error {
 }
 
 func (t *tx) GetKey(id string) (*auth.Key, error) {
-	k, err := scanKey(t.tx.QueryRowContext(t.ctx, `SELECT `+keyColumns+` FROM keys WHERE id = ?`, id))
+	k, err := rowcodec.ScanKey(t.tx.QueryRowContext(t.ctx, `SELECT `+rowcodec.KeyColumns+` FROM keys WHERE id = ?`, id))
 	if err != nil {
 		return nil, translate("get key", err)
 	}
@@ -120,11 +121,11 @@ func (t *tx) GetKey(id string) (*auth.Key, error) {
 // ErrConflict if the key id or the secret hash exists; ErrNotFound if the app
 // does not.
 func (t *tx) InsertKey(k *auth.Key, s auth.Secret) error {
-	args, err := keyArgs(k)
+	args, err := rowcodec.KeyArgs(k)
 	if err != nil {
 		return fmt.Errorf("sqlite: insert key: %w", err)
 	}
-	if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO keys (`+keyColumns+`)
+	if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO keys (`+rowcodec.KeyColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
 		return translate("insert key", err)
 	}
@@ -137,11 +138,11 @@ func (t *tx) InsertKey(k *auth.Key, s auth.Secret) error {
 // UpdateKey writes every field of k but its id, app and creation time,
 // credits included.
 func (t *tx) UpdateKey(k *auth.Key) error {
-	args, err := keyArgs(k)
+	args, err := rowcodec.KeyArgs(k)
 	if err != nil {
 		return fmt.Errorf("sqlite: update key: %w", err)
 	}
-	// keyArgs order: id, app_id, then the updatable columns, created_at, updated_at.
+	// rowcodec.KeyArgs order: id, app_id, then the updatable columns, created_at, updated_at.
 	return t.execOne("update key", `UPDATE keys SET name = ?, owner_id = ?, identity_id = ?, meta = ?, enabled = ?,
 		expires_at = ?, credits_remaining = ?, refill_amount = ?, refill_interval = ?, last_refill_at = ?,
 		rate_limits = ?, permissions = ?, roles = ?, ip_allowlist = ?, start = ?, updated_at = ?
@@ -156,8 +157,8 @@ func (t *tx) DeleteKey(id string) error {
 // InsertSecret adds a secret to a key. ErrConflict if the hash exists;
 // ErrNotFound if the key does not.
 func (t *tx) InsertSecret(s auth.Secret) error {
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO key_secrets (`+secretColumns+`) VALUES (?, ?, ?, ?, ?)`,
-		s.Hash[:], s.KeyID, s.Start, ms(s.CreatedAt), nullMS(s.ExpiresAt))
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO key_secrets (`+rowcodec.SecretColumns+`) VALUES (?, ?, ?, ?, ?)`,
+		s.Hash[:], s.KeyID, s.Start, rowcodec.MS(s.CreatedAt), rowcodec.NullMS(s.ExpiresAt))
 	return translate("insert secret", err)
 }
 
@@ -173,7 +174,7 @@ func (t *tx) ExpireSecrets(keyID string, at, now time.Time) error {
 	var err error
 	if at.After(now) {
 		_, err = t.tx.ExecContext(t.ctx, `UPDATE key_secrets SET expires_at = ? WHERE key_id = ? AND expires_at IS NULL`,
-			ms(at), keyID)
+			rowcodec.MS(at), keyID)
 	} else {
 		_, err = t.tx.ExecContext(t.ctx, `DELETE FROM key_secrets WHERE key_id = ? AND expires_at IS NULL`, keyID)
 	}
@@ -209,12 +210,12 @@ func (t *tx) InsertRootKey(r *auth.RootKey, hash [32]byte) error {
 		scopes = []byte("[]")
 	}
 	_, err = t.tx.ExecContext(t.ctx, `INSERT INTO root_keys (id, name, scopes, start, hash, created_at, revoked_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, r.ID, r.Name, string(scopes), r.Start, hash[:], ms(r.CreatedAt), nullMS(r.RevokedAt))
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, r.ID, r.Name, string(scopes), r.Start, hash[:], rowcodec.MS(r.CreatedAt), rowcodec.NullMS(r.RevokedAt))
 	return translate("insert root key", err)
 }
 
 func (t *tx) GetRootKey(id string) (*auth.RootKey, error) {
-	r, err := scanRootKey(t.tx.QueryRowContext(t.ctx, `SELECT `+rootKeyColumns+` FROM root_keys WHERE id = ?`, id))
+	r, err := rowcodec.ScanRootKey(t.tx.QueryRowContext(t.ctx, `SELECT `+rowcodec.RootKeyColumns+` FROM root_keys WHERE id = ?`, id))
 	if err != nil {
 		return nil, translate("get root key", err)
 	}
@@ -225,7 +226,7 @@ func (t *tx) GetRootKey(id string) (*auth.RootKey, error) {
 // revocation time). ErrNotFound if the root key does not exist.
 func (t *tx) RevokeRootKey(id string, at time.Time) error {
 	return t.execOne("revoke root key", `UPDATE root_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`,
-		ms(at), id)
+		rowcodec.MS(at), id)
 }
 
 // AppendAudit reads the chain head, fills e.Seq, e.PrevHash and e.Hash
@@ -238,19 +239,19 @@ func (t *tx) AppendAudit(e *auth.AuditEntry) error {
 	if err := t.tx.QueryRowContext(t.ctx, `SELECT seq, hash FROM audit_head WHERE one = 1`).Scan(&seq, &prev); err != nil {
 		return translate("append audit", err)
 	}
-	prevHash, err := hash32(prev)
+	prevHash, err := rowcodec.Hash32(prev)
 	if err != nil {
 		return err
 	}
-	e.Time = fromMS(ms(e.Time))
+	e.Time = rowcodec.FromMS(rowcodec.MS(e.Time))
 	if e.ID == "" {
 		e.ID = auth.NewID("audit", e.Time)
 	}
 	e.Seq, e.PrevHash = seq+1, prevHash
 	e.Hash = e.ComputeHash()
-	if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO audit (`+auditColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Seq, e.ID, ms(e.Time), e.ActorID, e.Action, e.TargetType, e.TargetID, e.RemoteAddr,
-		nullBytes(e.Before), nullBytes(e.After), e.PrevHash[:], e.Hash[:]); err != nil {
+	if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO audit (`+rowcodec.AuditColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Seq, e.ID, rowcodec.MS(e.Time), e.ActorID, e.Action, e.TargetType, e.TargetID, e.RemoteAddr,
+		rowcodec.NullBytes(e.Before), rowcodec.NullBytes(e.After), e.PrevHash[:], e.Hash[:]); err != nil {
 		return translate("append audit", err)
 	}
 	return t.execOne("append audit", `UPDATE audit_head SET seq = ?, hash = ? WHERE one = 1`, e.Seq, e.Hash[:])
@@ -259,6 +260,6 @@ func (t *tx) AppendAudit(e *auth.AuditEntry) error {
 // PutIdempotency stores r; ErrConflict if its id exists.
 func (t *tx) PutIdempotency(r *auth.IdempotencyRecord) error {
 	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO idempotency (id, request_hash, status, body, created_at)
-		VALUES (?, ?, ?, ?, ?)`, r.ID[:], r.RequestHash[:], r.Status, nullBytes(r.Body), ms(r.CreatedAt))
+		VALUES (?, ?, ?, ?, ?)`, r.ID[:], r.RequestHash[:], r.Status, rowcodec.NullBytes(r.Body), rowcodec.MS(r.CreatedAt))
 	return translate("put idempotency", err)
 }

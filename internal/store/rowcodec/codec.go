@@ -1,4 +1,7 @@
-package sqlite
+// Package rowcodec holds what the SQL stores share: how domain values map to
+// columns (times as Unix milliseconds, lists as JSON text), the column lists
+// and scanners of the common tables, and cursor pagination.
+package rowcodec
 
 import (
 	"database/sql"
@@ -12,56 +15,56 @@ import (
 	"github.com/typeauth/typeauth/internal/auth"
 )
 
-// scanner is *sql.Row or *sql.Rows.
-type scanner interface{ Scan(dest ...any) error }
+// Scanner is *sql.Row, *sql.Rows, pgx.Row or pgx.Rows.
+type Scanner interface{ Scan(dest ...any) error }
 
-func ms(t time.Time) int64 { return t.UnixMilli() }
+func MS(t time.Time) int64 { return t.UnixMilli() }
 
-func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+func FromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
 
-// nullMS is NULL for a nil or zero time.
-func nullMS(t *time.Time) any {
+// NullMS is NULL for a nil or zero time.
+func NullMS(t *time.Time) any {
 	if t == nil || t.IsZero() {
 		return nil
 	}
 	return t.UnixMilli()
 }
 
-func fromNullMS(v sql.NullInt64) *time.Time {
+func FromNullMS(v sql.NullInt64) *time.Time {
 	if !v.Valid {
 		return nil
 	}
-	t := fromMS(v.Int64)
+	t := FromMS(v.Int64)
 	return &t
 }
 
-// nullBytes is NULL for a nil slice.
-func nullBytes(b []byte) any {
+// NullBytes is NULL for a nil slice.
+func NullBytes(b []byte) any {
 	if b == nil {
 		return nil
 	}
 	return b
 }
 
-func hash32(b []byte) ([32]byte, error) {
+func Hash32(b []byte) ([32]byte, error) {
 	var h [32]byte
 	if len(b) != 32 {
-		return h, fmt.Errorf("sqlite: stored hash has %d bytes, want 32", len(b))
+		return h, fmt.Errorf("store: stored hash has %d bytes, want 32", len(b))
 	}
 	copy(h[:], b)
 	return h, nil
 }
 
-// rateLimitJSON is the stored form of auth.RateLimit (durations in ns).
-type rateLimitJSON struct {
+// RateLimitJSON is the stored form of auth.RateLimit (durations in ns).
+type RateLimitJSON struct {
 	Name      string `json:"name"`
 	Limit     int64  `json:"limit"`
 	Duration  int64  `json:"duration_ns"`
 	AutoApply bool   `json:"auto_apply,omitempty"`
 }
 
-// jsonText encodes v as a JSON column value; a nil slice is NULL.
-func jsonText[T any](v []T) (any, error) {
+// JSONText encodes v as a JSON column value; a nil slice is NULL.
+func JSONText[T any](v []T) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -72,7 +75,7 @@ func jsonText[T any](v []T) (any, error) {
 	return string(b), nil
 }
 
-func fromJSONText[T any](s sql.NullString) ([]T, error) {
+func FromJSONText[T any](s sql.NullString) ([]T, error) {
 	if !s.Valid {
 		return nil, nil
 	}
@@ -83,40 +86,40 @@ func fromJSONText[T any](s sql.NullString) ([]T, error) {
 	return v, nil
 }
 
-const keyColumns = `id, app_id, name, owner_id, identity_id, meta, enabled, expires_at,
+const KeyColumns = `id, app_id, name, owner_id, identity_id, meta, enabled, expires_at,
 	credits_remaining, refill_amount, refill_interval, last_refill_at,
 	rate_limits, permissions, roles, ip_allowlist, start, created_at, updated_at`
 
-// keyArgs returns the values of keyColumns for k, in order.
-func keyArgs(k *auth.Key) ([]any, error) {
+// KeyArgs returns the values of KeyColumns for k, in order.
+func KeyArgs(k *auth.Key) ([]any, error) {
 	var remaining, refillAmount, refillInterval, lastRefill any
 	if c := k.Credits; c != nil {
 		remaining, refillAmount = c.Remaining, c.RefillAmount
 		if c.RefillInterval != "" {
 			refillInterval = string(c.RefillInterval)
 		}
-		lastRefill = nullMS(&c.LastRefillAt)
+		lastRefill = NullMS(&c.LastRefillAt)
 	}
-	var rls []rateLimitJSON
+	var rls []RateLimitJSON
 	if k.RateLimits != nil {
-		rls = make([]rateLimitJSON, len(k.RateLimits))
+		rls = make([]RateLimitJSON, len(k.RateLimits))
 		for i, r := range k.RateLimits {
-			rls[i] = rateLimitJSON{Name: r.Name, Limit: r.Limit, Duration: int64(r.Duration), AutoApply: r.AutoApply}
+			rls[i] = RateLimitJSON{Name: r.Name, Limit: r.Limit, Duration: int64(r.Duration), AutoApply: r.AutoApply}
 		}
 	}
-	rl, err := jsonText(rls)
+	rl, err := JSONText(rls)
 	if err != nil {
 		return nil, err
 	}
-	perms, err := jsonText(k.Permissions)
+	perms, err := JSONText(k.Permissions)
 	if err != nil {
 		return nil, err
 	}
-	roles, err := jsonText(k.Roles)
+	roles, err := JSONText(k.Roles)
 	if err != nil {
 		return nil, err
 	}
-	ips, err := jsonText(k.IPAllowlist)
+	ips, err := JSONText(k.IPAllowlist)
 	if err != nil {
 		return nil, err
 	}
@@ -124,12 +127,12 @@ func keyArgs(k *auth.Key) ([]any, error) {
 	if k.Meta != nil {
 		meta = []byte(k.Meta)
 	}
-	return []any{k.ID, k.AppID, k.Name, k.OwnerID, k.IdentityID, meta, k.Enabled, nullMS(k.ExpiresAt),
+	return []any{k.ID, k.AppID, k.Name, k.OwnerID, k.IdentityID, meta, k.Enabled, NullMS(k.ExpiresAt),
 		remaining, refillAmount, refillInterval, lastRefill,
-		rl, perms, roles, ips, k.Start, ms(k.CreatedAt), ms(k.UpdatedAt)}, nil
+		rl, perms, roles, ips, k.Start, MS(k.CreatedAt), MS(k.UpdatedAt)}, nil
 }
 
-func scanKey(sc scanner, extra ...any) (*auth.Key, error) {
+func ScanKey(sc Scanner, extra ...any) (*auth.Key, error) {
 	var (
 		k                       auth.Key
 		meta                    []byte
@@ -148,7 +151,7 @@ func scanKey(sc scanner, extra ...any) (*auth.Key, error) {
 	if meta != nil {
 		k.Meta = json.RawMessage(meta)
 	}
-	k.ExpiresAt = fromNullMS(expires)
+	k.ExpiresAt = FromNullMS(expires)
 	if remaining.Valid {
 		k.Credits = &auth.Credits{
 			Remaining:      remaining.Int64,
@@ -156,12 +159,12 @@ func scanKey(sc scanner, extra ...any) (*auth.Key, error) {
 			RefillInterval: auth.RefillInterval(refillInterval.String),
 		}
 		if lastRefill.Valid {
-			k.Credits.LastRefillAt = fromMS(lastRefill.Int64)
+			k.Credits.LastRefillAt = FromMS(lastRefill.Int64)
 		}
 	}
-	rls, err := fromJSONText[rateLimitJSON](rl)
+	rls, err := FromJSONText[RateLimitJSON](rl)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: key %s rate_limits: %w", k.ID, err)
+		return nil, fmt.Errorf("store: key %s rate_limits: %w", k.ID, err)
 	}
 	if rls != nil {
 		k.RateLimits = make([]auth.RateLimit, len(rls))
@@ -169,34 +172,34 @@ func scanKey(sc scanner, extra ...any) (*auth.Key, error) {
 			k.RateLimits[i] = auth.RateLimit{Name: r.Name, Limit: r.Limit, Duration: time.Duration(r.Duration), AutoApply: r.AutoApply}
 		}
 	}
-	if k.Permissions, err = fromJSONText[string](perms); err != nil {
-		return nil, fmt.Errorf("sqlite: key %s permissions: %w", k.ID, err)
+	if k.Permissions, err = FromJSONText[string](perms); err != nil {
+		return nil, fmt.Errorf("store: key %s permissions: %w", k.ID, err)
 	}
-	if k.Roles, err = fromJSONText[string](roles); err != nil {
-		return nil, fmt.Errorf("sqlite: key %s roles: %w", k.ID, err)
+	if k.Roles, err = FromJSONText[string](roles); err != nil {
+		return nil, fmt.Errorf("store: key %s roles: %w", k.ID, err)
 	}
-	if k.IPAllowlist, err = fromJSONText[netip.Prefix](ips); err != nil {
-		return nil, fmt.Errorf("sqlite: key %s ip_allowlist: %w", k.ID, err)
+	if k.IPAllowlist, err = FromJSONText[netip.Prefix](ips); err != nil {
+		return nil, fmt.Errorf("store: key %s ip_allowlist: %w", k.ID, err)
 	}
-	k.CreatedAt, k.UpdatedAt = fromMS(created), fromMS(updated)
+	k.CreatedAt, k.UpdatedAt = FromMS(created), FromMS(updated)
 	return &k, nil
 }
 
-const appColumns = `id, name, key_prefix, created_at, updated_at`
+const AppColumns = `id, name, key_prefix, created_at, updated_at`
 
-func scanApp(sc scanner) (*auth.App, error) {
+func ScanApp(sc Scanner) (*auth.App, error) {
 	var a auth.App
 	var created, updated int64
 	if err := sc.Scan(&a.ID, &a.Name, &a.KeyPrefix, &created, &updated); err != nil {
 		return nil, err
 	}
-	a.CreatedAt, a.UpdatedAt = fromMS(created), fromMS(updated)
+	a.CreatedAt, a.UpdatedAt = FromMS(created), FromMS(updated)
 	return &a, nil
 }
 
-const secretColumns = `hash, key_id, start, created_at, expires_at`
+const SecretColumns = `hash, key_id, start, created_at, expires_at`
 
-func scanSecret(sc scanner) (*auth.Secret, error) {
+func ScanSecret(sc Scanner) (*auth.Secret, error) {
 	var s auth.Secret
 	var h []byte
 	var created int64
@@ -205,16 +208,16 @@ func scanSecret(sc scanner) (*auth.Secret, error) {
 		return nil, err
 	}
 	var err error
-	if s.Hash, err = hash32(h); err != nil {
+	if s.Hash, err = Hash32(h); err != nil {
 		return nil, err
 	}
-	s.CreatedAt, s.ExpiresAt = fromMS(created), fromNullMS(expires)
+	s.CreatedAt, s.ExpiresAt = FromMS(created), FromNullMS(expires)
 	return &s, nil
 }
 
-const rootKeyColumns = `id, name, scopes, start, created_at, revoked_at`
+const RootKeyColumns = `id, name, scopes, start, created_at, revoked_at`
 
-func scanRootKey(sc scanner) (*auth.RootKey, error) {
+func ScanRootKey(sc Scanner) (*auth.RootKey, error) {
 	var r auth.RootKey
 	var scopes string
 	var created int64
@@ -223,15 +226,15 @@ func scanRootKey(sc scanner) (*auth.RootKey, error) {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(scopes), &r.Scopes); err != nil {
-		return nil, fmt.Errorf("sqlite: root key %s scopes: %w", r.ID, err)
+		return nil, fmt.Errorf("store: root key %s scopes: %w", r.ID, err)
 	}
-	r.CreatedAt, r.RevokedAt = fromMS(created), fromNullMS(revoked)
+	r.CreatedAt, r.RevokedAt = FromMS(created), FromNullMS(revoked)
 	return &r, nil
 }
 
-const auditColumns = `seq, id, time, actor_id, action, target_type, target_id, remote_addr, before, after, prev_hash, hash`
+const AuditColumns = `seq, id, time, actor_id, action, target_type, target_id, remote_addr, before, after, prev_hash, hash`
 
-func scanAudit(sc scanner) (*auth.AuditEntry, error) {
+func ScanAudit(sc Scanner) (*auth.AuditEntry, error) {
 	var e auth.AuditEntry
 	var t int64
 	var before, after, prev, h []byte
@@ -239,7 +242,7 @@ func scanAudit(sc scanner) (*auth.AuditEntry, error) {
 		&before, &after, &prev, &h); err != nil {
 		return nil, err
 	}
-	e.Time = fromMS(t)
+	e.Time = FromMS(t)
 	if before != nil {
 		e.Before = json.RawMessage(before)
 	}
@@ -247,10 +250,10 @@ func scanAudit(sc scanner) (*auth.AuditEntry, error) {
 		e.After = json.RawMessage(after)
 	}
 	var err error
-	if e.PrevHash, err = hash32(prev); err != nil {
+	if e.PrevHash, err = Hash32(prev); err != nil {
 		return nil, err
 	}
-	if e.Hash, err = hash32(h); err != nil {
+	if e.Hash, err = Hash32(h); err != nil {
 		return nil, err
 	}
 	return &e, nil
@@ -259,23 +262,23 @@ func scanAudit(sc scanner) (*auth.AuditEntry, error) {
 // Pagination.
 
 const (
-	defaultLimit = 50
-	maxLimit     = 1000
+	DefaultLimit = 50
+	MaxLimit     = 1000
 )
 
-func pageLimit(p auth.Page) int {
+func PageLimit(p auth.Page) int {
 	switch {
 	case p.Limit <= 0:
-		return defaultLimit
-	case p.Limit > maxLimit:
-		return maxLimit
+		return DefaultLimit
+	case p.Limit > MaxLimit:
+		return MaxLimit
 	}
 	return p.Limit
 }
 
-func encodeCursor(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+func EncodeCursor(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 
-func decodeCursor(c string) (string, error) {
+func DecodeCursor(c string) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil || len(b) == 0 {
 		return "", auth.Errorf(auth.ErrInvalid, "invalid_cursor", "invalid page cursor")
@@ -283,8 +286,8 @@ func decodeCursor(c string) (string, error) {
 	return string(b), nil
 }
 
-func decodeSeqCursor(c string) (int64, error) {
-	s, err := decodeCursor(c)
+func DecodeSeqCursor(c string) (int64, error) {
+	s, err := DecodeCursor(c)
 	if err != nil {
 		return 0, err
 	}
