@@ -69,7 +69,11 @@ func (v *Verifier) resolve(ctx context.Context, e *entry) error {
 func newPermSet(granted []string, wildcards bool) permSet {
 	slices.Sort(granted)
 	granted = slices.Compact(granted)
-	p := permSet{exact: make(map[string]struct{}, len(granted)), list: granted}
+	p := permSet{list: granted}
+	if len(granted) == 0 {
+		return p // most keys: no map at all
+	}
+	p.exact = make(map[string]struct{}, len(granted))
 	for _, g := range granted {
 		p.exact[g] = struct{}{}
 		if !wildcards {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -312,4 +314,36 @@ func BenchmarkVerify(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestCacheMemoryPerKey measures what one cached key costs (a key with an
+// owner and a small meta, as in the load benchmark) and bounds it.
+func TestCacheMemoryPerKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates 100k keys")
+	}
+	const n = 100_000
+	st := newFake()
+	secrets := make([]string, n)
+	for i := range secrets {
+		secrets[i] = st.add(t, &auth.Key{ID: "key_" + strconv.Itoa(i), AppID: "app_a", OwnerID: "user_" + strconv.Itoa(i),
+			Enabled: true, Meta: []byte(`{"plan":"pro"}`)})
+	}
+	v := New(st, Options{})
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for _, s := range secrets {
+		if d, err := v.Verify(context.Background(), &Request{Key: s}); err != nil || d.Code != auth.CodeValid {
+			t.Fatal(d.Code, err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := float64(after.HeapAlloc-before.HeapAlloc) / n
+	t.Logf("verify cache: %.0f bytes per cached key (%d keys; includes the store's copy handed over on load)", per, n)
+	if per > 2048 {
+		t.Fatalf("%.0f bytes per cached key; bound 2048", per)
+	}
+	runtime.KeepAlive(v)
 }
