@@ -225,14 +225,22 @@ func (w *checkWorker) run(ctx context.Context) {
 		}
 		hdrs["authorization"] = "Bearer " + k.secret
 		t0 := time.Now()
-		resp, err := w.c.Check(ctx, req, grpc.WaitForReady(true))
+		// Fail fast: a server that is gone is an error, not a wait (a
+		// connection still being set up at the start is waited for).
+		resp, err := w.c.Check(ctx, req)
 		if err != nil {
-			if ctx.Err() != nil {
-				return // the run was cut (Ctrl-C or the deadline): not an answer
+			switch {
+			case errors.Is(ctx.Err(), context.Canceled):
+				return // Ctrl-C: not an answer
+			case ctx.Err() != nil:
+				w.sockErrs++
+				w.fail("Check: no answer 5 s after the end of the run: %v", err)
+				return
 			}
 			switch status.Code(err) {
 			case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
 				w.sockErrs++
+				time.Sleep(10 * time.Millisecond) // no busy loop against a dead server
 			default:
 				w.non2xx++
 			}
