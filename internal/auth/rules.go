@@ -63,6 +63,25 @@ type Rule struct {
 	// Anonymous lets a request without any credential pass (without
 	// identity). A credential that is present must still be valid.
 	Anonymous bool `json:"anonymous,omitempty"`
+	// UpstreamToken, when set, mints a short-lived JWT for the key (as
+	// POST /v1/tokens would) and sends it upstream, so the backend can
+	// verify the caller offline against the JWKS instead of (or beside)
+	// trusting identity headers.
+	UpstreamToken *RuleUpstreamToken `json:"upstream_token,omitempty"`
+}
+
+// RuleUpstreamToken says how a rule mints the token it sends upstream.
+type RuleUpstreamToken struct {
+	// Header carries the token: "Authorization" (default; the value is
+	// "Bearer <token>" and replaces the client's) or another header (the
+	// bare token).
+	Header string `json:"header,omitempty"`
+	// TTLSeconds is the token's lifetime (default 300, at most 3600; never
+	// past the key's expiry or the app's maximum).
+	TTLSeconds int64 `json:"ttl_seconds,omitempty"`
+	// Audience is the token's aud: the app id by default, or one of the
+	// app's token audiences.
+	Audience string `json:"audience,omitempty"`
 }
 
 // RuleSet is the ordered rule list with its version. Version 0 means no rule

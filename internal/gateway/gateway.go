@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -35,6 +36,9 @@ const (
 	HeaderCredits = "X-TypeAuth-Credits-Remaining"
 	HeaderCode    = "X-TypeAuth-Code"
 	HeaderRule    = "X-TypeAuth-Rule"
+	// HeaderToken carries, on a forward-auth allow, the JWT a rule minted
+	// for the upstream.
+	HeaderToken = "X-TypeAuth-Token"
 	// HeaderIssuer carries the iss of a third-party token on allow.
 	HeaderIssuer = "X-TypeAuth-Issuer"
 	// HeaderStatus carries the real status when a denial is answered as 403
@@ -87,6 +91,12 @@ type Decision struct {
 	Response [][2]string
 	// CacheMaxAge is how long the gateway may reuse an allow (0: never).
 	CacheMaxAge time.Duration
+	// UpstreamToken is the JWT minted for the upstream by the rule, if any
+	// (also in Upstream, under the rule's header). The forward-auth door
+	// answers it as X-TypeAuth-Token, for the gateway to forward.
+	UpstreamToken string
+
+	upstreamToken string // header of a minted upstream token, if any
 }
 
 // Options tune a Decider.
@@ -100,6 +110,7 @@ type Options struct {
 
 // Decider decides gateway requests.
 type Decider struct {
+	minted   mintCache
 	verifier *verify.Verifier
 	table    atomic.Pointer[Table]
 	opt      Options
@@ -196,6 +207,10 @@ func (d *Decider) Decide(ctx context.Context, r *Request) (Decision, error) {
 	out.Rule = ru.name
 	if err == nil && ru.strip {
 		strip(&out, r.Headers, ru.sources)
+		if out.upstreamToken != "" {
+			// The minted token replaces the credential in that header.
+			out.RemoveHeaders = slices.DeleteFunc(out.RemoveHeaders, func(h string) bool { return h == out.upstreamToken })
+		}
 	}
 	return out, err
 }
@@ -266,6 +281,15 @@ func (d *Decider) decideRule(ctx context.Context, r *Request, ru *rule, rawQuery
 	}
 	if ru.needMeta {
 		addMeta(&out, ru, k.Meta)
+	}
+	if ru.upToken != nil {
+		h, err := d.upstreamTokenHeader(ctx, ru.upToken, k, vr, now)
+		if err != nil {
+			return Decision{}, err
+		}
+		out.Upstream = append(out.Upstream, h)
+		out.upstreamToken = ru.upToken.header
+		out.UpstreamToken = strings.TrimPrefix(h[1], "Bearer ")
 	}
 	rateLimitHeaders(&out, vd.RateLimits, "", now)
 	// Cache hint: never when anything is spent per request, never beyond expiry.

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/typeauth/typeauth/internal/auth"
@@ -252,6 +253,21 @@ func validateRule(r *auth.Rule) *ParseError {
 	if r.Credits != nil && (*r.Credits < 0 || *r.Credits > maxCost) {
 		return &ParseError{Field: "credits", Msg: fmt.Sprintf("between 0 and %d", maxCost)}
 	}
+	if ut := r.UpstreamToken; ut != nil {
+		if ut.Header == "" {
+			ut.Header = "Authorization"
+		}
+		if !headerToken.MatchString(ut.Header) || strings.HasPrefix(http.CanonicalHeaderKey(ut.Header), HeaderPrefix) {
+			return &ParseError{Field: "upstream_token.header", Msg: fmt.Sprintf("%q is not a header name TypeAuth may set (X-TypeAuth-* are reserved)", ut.Header)}
+		}
+		ut.Header = http.CanonicalHeaderKey(ut.Header)
+		if ut.TTLSeconds < 0 || ut.TTLSeconds > 3600 {
+			return &ParseError{Field: "upstream_token.ttl_seconds", Msg: "between 1 and 3600 (0: the default, 300)"}
+		}
+		if len(ut.Audience) > 256 || validText(ut.Audience, 256) != "" {
+			return &ParseError{Field: "upstream_token.audience", Msg: "at most 256 printable characters"}
+		}
+	}
 	if len(r.UpstreamHeaders) > maxUpstreamHeaders {
 		return &ParseError{Field: "upstream_headers", Msg: fmt.Sprintf("at most %d", maxUpstreamHeaders)}
 	}
@@ -467,6 +483,7 @@ type rule struct {
 	strip    bool
 	anon     bool
 	needMeta bool
+	upToken  *upstreamToken
 }
 
 type upstreamField struct {
@@ -536,6 +553,13 @@ func Compile(rs *auth.RuleSet, source string) (*Table, error) {
 			} else {
 				c.upstream = append(c.upstream, upstreamField{field: h, header: upstreamFields[h]})
 			}
+		}
+		if ut := r.UpstreamToken; ut != nil {
+			ttl := time.Duration(ut.TTLSeconds) * time.Second
+			if ttl == 0 {
+				ttl = 5 * time.Minute
+			}
+			c.upToken = &upstreamToken{header: ut.Header, ttl: ttl, audience: ut.Audience}
 		}
 		t.rules = append(t.rules, c)
 	}

@@ -78,6 +78,9 @@ func (s *Server) handleAuthorize() http.Handler {
 					h.Set(kv[0], kv[1])
 				}
 			}
+			if d.UpstreamToken != "" {
+				h.Set(gateway.HeaderToken, d.UpstreamToken)
+			}
 			if d.CacheMaxAge > 0 {
 				h.Set("Cache-Control", "max-age="+strconv.FormatInt(int64(d.CacheMaxAge/time.Second), 10))
 			} else {

@@ -30,6 +30,10 @@ type MintRequest struct {
 	// CreditCost is taken from the key's credits (default 1 when not set).
 	CreditCost    int64
 	CreditCostSet bool
+	// Charged says the caller verified and charged this key for the same
+	// request already: the key is checked (enabled, expiry, app, IP) but no
+	// credits or rate limits are spent or applied again.
+	Charged bool
 }
 
 // MintResult is an issued token, or the decision that refused the key.
@@ -69,6 +73,9 @@ func (v *Verifier) Mint(ctx context.Context, m *MintRequest) (MintResult, error)
 		cost = m.CreditCost
 	}
 	r := &Request{Key: m.Key, IP: m.IP, CreditCost: cost}
+	if m.Charged {
+		r.CreditCost, r.skipLimits = 0, true
+	}
 	var d Decision
 	var err error
 	if m.KeyID != "" {

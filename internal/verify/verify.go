@@ -123,6 +123,8 @@ type Request struct {
 	// For introspection and revocation, which must not use up a caller's
 	// allowance.
 	Peek bool
+
+	skipLimits bool // set by Mint for a key charged by its caller already
 }
 
 // RateLimitUse applies one named limit at a cost. Limit and Duration, when
@@ -257,7 +259,7 @@ func (v *Verifier) decide(ctx context.Context, e *entry, r *Request, now time.Ti
 			return d, nil
 		}
 	}
-	if len(e.limits) > 0 || len(r.RateLimits) > 0 {
+	if (len(e.limits) > 0 || len(r.RateLimits) > 0) && !r.skipLimits {
 		if denied, err := v.applyLimits(ctx, e, r, now, &d); err != nil || denied {
 			return d, err
 		}
