@@ -34,6 +34,16 @@ type Rule struct {
 	UpstreamHeaders []string           `json:"upstream_headers,omitempty"`
 	StripCredential bool               `json:"strip_credential,omitempty"`
 	Anonymous       bool               `json:"anonymous,omitempty"`
+	// UpstreamToken mints a short-lived JWT for the key and sends it
+	// upstream (see docs/gateways).
+	UpstreamToken *RuleUpstreamToken `json:"upstream_token,omitempty"`
+}
+
+// RuleUpstreamToken says how a rule mints the token it sends upstream.
+type RuleUpstreamToken struct {
+	Header     string `json:"header,omitempty"` // default "Authorization" ("Bearer <token>")
+	TTLSeconds int64  `json:"ttl_seconds,omitempty"`
+	Audience   string `json:"audience,omitempty"`
 }
 
 // PutRulesRequest replaces the whole ordered rule set.
