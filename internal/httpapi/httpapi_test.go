@@ -126,3 +126,51 @@ func BenchmarkVerifyHTTP(b *testing.B) {
 		h.ServeHTTP(rec, httptest.NewRequest("POST", "/v1/verify", strings.NewReader(body)))
 	}
 }
+
+// Every $ref in the OpenAPI document resolves, and every operation has an
+// operationId (unique) and a success response.
+func TestOpenAPIRefsResolve(t *testing.T) {
+	s := newServer(t)
+	doc := s.OpenAPI()
+	b, _ := json.Marshal(doc)
+	var tree any
+	json.Unmarshal(b, &tree)
+	schemas := tree.(map[string]any)["components"].(map[string]any)["schemas"].(map[string]any)
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if ref, ok := x["$ref"].(string); ok {
+				name := strings.TrimPrefix(ref, "#/components/schemas/")
+				if _, ok := schemas[name]; !ok {
+					t.Errorf("unresolved $ref %s", ref)
+				}
+			}
+			for _, c := range x {
+				walk(c)
+			}
+		case []any:
+			for _, c := range x {
+				walk(c)
+			}
+		}
+	}
+	walk(tree)
+	ids := map[string]bool{}
+	for path, item := range tree.(map[string]any)["paths"].(map[string]any) {
+		for method, op := range item.(map[string]any) {
+			o := op.(map[string]any)
+			id, _ := o["operationId"].(string)
+			if id == "" || ids[id] {
+				t.Errorf("%s %s: operationId %q missing or repeated", method, path, id)
+			}
+			ids[id] = true
+			if len(o["responses"].(map[string]any)) < 2 {
+				t.Errorf("%s %s: responses %v", method, path, o["responses"])
+			}
+		}
+	}
+	if len(ids) < 60 {
+		t.Errorf("only %d operations documented", len(ids))
+	}
+}

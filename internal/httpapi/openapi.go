@@ -115,6 +115,9 @@ func operationID(method, path string) string {
 		}
 		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
 	}
+	if len(path) > 1 && strings.HasSuffix(path, "/") {
+		b.WriteString("Subpath") // /v1/authorize/ serves any path below it
+	}
 	return b.String()
 }
 
