@@ -336,6 +336,10 @@ func (s *Server) rollKey(w http.ResponseWriter, r *http.Request, a manage.Actor)
 			return err
 		}
 	}
+	// Bound it before converting: a huge count would wrap time.Duration.
+	if req.GracePeriodMs < 0 || req.GracePeriodMs > manage.MaxGracePeriod.Milliseconds() {
+		return auth.Errorf(auth.ErrInvalid, "invalid_grace_period", "grace_period_ms must be between 0 and 30 days")
+	}
 	ck, err := s.manage.RollKey(r.Context(), a, r.PathValue("id"), time.Duration(req.GracePeriodMs)*time.Millisecond)
 	if err != nil {
 		return err

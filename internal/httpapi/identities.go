@@ -246,6 +246,10 @@ func (s *Server) createOverride(w http.ResponseWriter, r *http.Request, a manage
 	if err != nil {
 		return err
 	}
+	// Bound it before converting: a huge count would wrap time.Duration.
+	if req.DurationMs <= 0 || req.DurationMs > int64(366*24*time.Hour/time.Millisecond) {
+		return auth.Errorf(auth.ErrInvalid, "invalid_ratelimit", "limit must be 0 or more and duration_ms positive (at most a year)")
+	}
 	o, err := s.manage.CreateOverride(r.Context(), a, &auth.RateLimitOverride{Namespace: req.Namespace, Identifier: req.Identifier,
 		Limit: req.Limit, Duration: time.Duration(req.DurationMs) * time.Millisecond}, idem)
 	if err != nil {

@@ -247,7 +247,7 @@ func (s *Service) CreateRole(ctx context.Context, a Actor, in *auth.Role, idem *
 	if err := s.validateRole(in); err != nil {
 		return nil, err
 	}
-	return idempotent(ctx, s, idem, func(tx auth.Tx) (*auth.Role, error) {
+	out, err := idempotent(ctx, s, idem, func(tx auth.Tx) (*auth.Role, error) {
 		now := s.clock()
 		r := *in
 		r.ID, r.CreatedAt, r.UpdatedAt = auth.NewID("role", now), now, now
@@ -256,6 +256,11 @@ func (s *Service) CreateRole(ctx context.Context, a Actor, in *auth.Role, idem *
 		}
 		return &r, s.audit(tx, a, "role.create", "role", r.ID, nil, &r)
 	})
+	if err == nil {
+		// Keys may still name a deleted role of this name: it grants again.
+		s.cache.InvalidateAll()
+	}
+	return out, err
 }
 
 func (s *Service) GetRole(ctx context.Context, a Actor, id string) (*auth.Role, error) {

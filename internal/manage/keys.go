@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"time"
@@ -239,6 +240,11 @@ func (s *Service) RollKey(ctx context.Context, a Actor, id string, grace time.Du
 		if err := tx.InsertSecret(auth.Secret{Hash: keyfmt.Hash(secret), KeyID: id, Start: after.Start, CreatedAt: now}); err != nil {
 			return err
 		}
+		// Drop a secret sealed before (while the app was recoverable): it is
+		// rolled away and must not be revealed if the app opts in again.
+		if err := tx.PutSealedSecret(id, nil); err != nil {
+			return err
+		}
 		if err := s.sealSecret(tx, before.AppID, id, secret); err != nil {
 			return err
 		}
@@ -306,6 +312,9 @@ func (s *Service) AdjustCredits(ctx context.Context, a Actor, id string, op Cred
 		}
 		if before.Credits == nil {
 			return invalid("no_credits", "the key has unlimited uses: set credits with PATCH first")
+		}
+		if op == CreditIncrement && value > math.MaxInt64-before.Credits.Remaining {
+			return invalid("invalid_credits", "the increment would take remaining credits past the maximum (9223372036854775807)")
 		}
 		remaining, err = tx.AdjustCredits(id, delta, op == CreditSet)
 		if err != nil {

@@ -34,7 +34,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*auth.RootKe
 }
 
 // validScope reports whether s names a known scope, optionally narrowed to
-// an app for the apps.* and keys.* scopes.
+// an app for the apps.*, keys.* and identities.* scopes.
 func validScope(s string) bool {
 	name, app, narrowed := strings.Cut(s, ":")
 	if !slices.Contains(auth.KnownScopes, name) {
@@ -43,7 +43,8 @@ func validScope(s string) bool {
 	if !narrowed {
 		return true
 	}
-	return strings.HasPrefix(name, "apps.") || strings.HasPrefix(name, "keys.") && strings.HasPrefix(app, "app_") && len(app) < 64
+	return (strings.HasPrefix(name, "apps.") || strings.HasPrefix(name, "keys.") || strings.HasPrefix(name, "identities.")) &&
+		strings.HasPrefix(app, "app_") && len(app) < 64 && !strings.ContainsAny(app, ": \t\r\n")
 }
 
 // CreateRootKey creates a root key. A caller can only hand out scopes it
@@ -60,10 +61,9 @@ func (s *Service) CreateRootKey(ctx context.Context, a Actor, name string, scope
 	}
 	for _, sc := range scopes {
 		if !validScope(sc) {
-			return nil, invalid("invalid_scopes", "unknown scope "+quote(sc)+"; known: "+strings.Join(auth.KnownScopes, ", ")+" (apps.* and keys.* may end in :<app id>)")
+			return nil, invalid("invalid_scopes", "unknown scope "+quote(sc)+"; known: "+strings.Join(auth.KnownScopes, ", ")+" (apps.*, keys.* and identities.* may end in :<app id>)")
 		}
-		name, app, _ := strings.Cut(sc, ":")
-		if name == auth.ScopeAll && !slices.Contains(a.RootKey.Scopes, auth.ScopeAll) || !a.RootKey.Allows(name, app) {
+		if !a.holds(sc) {
 			return nil, auth.Errorf(auth.ErrForbidden, "scope_escalation", "a root key cannot grant the scope "+quote(sc)+" that it does not hold")
 		}
 	}
@@ -74,6 +74,16 @@ func (s *Service) CreateRootKey(ctx context.Context, a Actor, name string, scope
 	return idempotent(ctx, s, idem, func(tx auth.Tx) (*CreatedRootKey, error) {
 		return s.insertRootKey(tx, a, name, scopes, secret)
 	})
+}
+
+// holds reports whether the actor holds the scope sc (possibly narrowed to
+// an app) itself, so that it may grant it, or revoke a key holding it.
+func (a Actor) holds(sc string) bool {
+	name, app, _ := strings.Cut(sc, ":")
+	if name == auth.ScopeAll && !slices.Contains(a.RootKey.Scopes, auth.ScopeAll) {
+		return false
+	}
+	return a.RootKey.Allows(name, app)
 }
 
 func (s *Service) insertRootKey(tx auth.Tx, a Actor, name string, scopes []string, secret string) (*CreatedRootKey, error) {
@@ -134,6 +144,13 @@ func (s *Service) RevokeRootKey(ctx context.Context, a Actor, id string) error {
 			return notFound("root_key")
 		} else if err != nil {
 			return err
+		}
+		// A key cannot revoke one holding scopes it lacks (it could not
+		// have created it): a narrow key must not lock out broader ones.
+		for _, sc := range before.Scopes {
+			if !a.holds(sc) {
+				return auth.Errorf(auth.ErrForbidden, "scope_escalation", "a root key cannot revoke a root key holding the scope "+quote(sc)+" that it does not hold")
+			}
 		}
 		if n <= 1 {
 			return auth.Errorf(auth.ErrConflict, "last_root_key", "the last active root key cannot be revoked: create another first")
