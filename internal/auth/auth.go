@@ -331,6 +331,10 @@ type Tx interface {
 	InsertRootKey(r *RootKey, hash [32]byte) error
 	GetRootKey(id string) (*RootKey, error)
 	RevokeRootKey(id string, at time.Time) error
+	// LockActiveRootKeys counts the root keys not revoked, locking them
+	// until the transaction ends, so that concurrent revocations cannot
+	// together revoke the last one.
+	LockActiveRootKeys() (int, error)
 
 	// AppendAudit fills e.Seq, e.PrevHash and e.Hash and stores it at the
 	// head of the chain.

@@ -134,11 +134,13 @@ func (s *Service) RevokeRootKey(ctx context.Context, a Actor, id string) error {
 	if err := a.require(auth.ScopeRootKeysWrite, ""); err != nil {
 		return err
 	}
-	n, err := s.store.CountRootKeys(ctx)
-	if err != nil {
-		return err
-	}
-	err = s.store.Tx(ctx, func(tx auth.Tx) error {
+	return s.store.Tx(ctx, func(tx auth.Tx) error {
+		// Counted and locked inside the transaction: two concurrent
+		// revocations cannot each leave the other's key as the last one.
+		n, err := tx.LockActiveRootKeys()
+		if err != nil {
+			return err
+		}
 		before, err := tx.GetRootKey(id)
 		if errors.Is(err, auth.ErrNotFound) || err == nil && before.RevokedAt != nil {
 			return notFound("root_key")
@@ -163,7 +165,6 @@ func (s *Service) RevokeRootKey(ctx context.Context, a Actor, id string) error {
 		after.RevokedAt = &now
 		return s.audit(tx, a, "rootkey.revoke", "rootkey", id, before, &after)
 	})
-	return err
 }
 
 func quote(s string) string {

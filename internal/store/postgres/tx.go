@@ -226,6 +226,24 @@ func (t *tx) RevokeRootKey(id string, at time.Time) error {
 		rowcodec.MS(at), id)
 }
 
+// LockActiveRootKeys locks every active root key (SELECT … FOR UPDATE) and
+// counts them: a concurrent revocation waits, then sees this one's result.
+func (t *tx) LockActiveRootKeys() (int, error) {
+	rows, err := t.tx.Query(t.ctx, `SELECT id FROM root_keys WHERE revoked_at IS NULL ORDER BY id FOR UPDATE`)
+	if err != nil {
+		return 0, translate("lock root keys", err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return 0, translate("lock root keys", err)
+	}
+	return n, nil
+}
+
 // AppendAudit locks the chain head (SELECT … FOR UPDATE: concurrent appends,
 // from any process, wait until this transaction ends), fills e.Seq,
 // e.PrevHash and e.Hash (e.Time is first truncated to the millisecond and made

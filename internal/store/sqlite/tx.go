@@ -229,6 +229,16 @@ func (t *tx) RevokeRootKey(id string, at time.Time) error {
 		rowcodec.MS(at), id)
 }
 
+// LockActiveRootKeys counts the active root keys; the transaction's write
+// lock already serializes it with every other write.
+func (t *tx) LockActiveRootKeys() (int, error) {
+	var n int
+	if err := t.tx.QueryRowContext(t.ctx, `SELECT count(*) FROM root_keys WHERE revoked_at IS NULL`).Scan(&n); err != nil {
+		return 0, translate("lock root keys", err)
+	}
+	return n, nil
+}
+
 // AppendAudit reads the chain head, fills e.Seq, e.PrevHash and e.Hash
 // (e.Time is first truncated to the millisecond and made UTC, as stored; an
 // empty e.ID gets a new one), inserts e and advances the head. The write lock

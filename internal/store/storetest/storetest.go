@@ -61,6 +61,7 @@ func Run(t *testing.T, open Opener) {
 		})
 	}
 	runIdentities(t, open)
+	runRootKeyLock(t, open)
 	runTokens(t, open)
 }
 
