@@ -185,7 +185,7 @@ func allow(d *gateway.Decision, hdrs headerMap) *authv3.CheckResponse {
 	// TypeAuth sets are overwritten above, the others removed here (Envoy
 	// applies removals after additions, so a set header is not removed).
 	for k := range hdrs {
-		if strings.HasPrefix(k, "x-typeauth-") && !set[k] {
+		if gateway.Reserved(k) && !set[k] {
 			ok.HeadersToRemove = append(ok.HeadersToRemove, k)
 		}
 	}

@@ -47,6 +47,28 @@ const (
 	HeaderPrefix = "X-Typeauth-" // canonical form, for prefix checks
 )
 
+// Reserved reports whether a header name is one of TypeAuth's X-TypeAuth-*
+// names, in any case and with '_' for '-' (CGI-style servers, WSGI, Rack and
+// PHP read X_TypeAuth_Key_Id as X-TypeAuth-Key-Id). It does not allocate.
+func Reserved(name string) bool {
+	const p = "x-typeauth-"
+	if len(name) <= len(p) {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		} else if c == '_' {
+			c = '-'
+		}
+		if c != p[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // Gateway control headers: set by the gateway itself on its call to TypeAuth,
 // never taken from the client (every recipe overwrites them).
 const (

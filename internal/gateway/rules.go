@@ -582,7 +582,7 @@ func (t *Table) match(method, host string, segs []string) *rule {
 }
 
 func (r *rule) matches(method, host string, segs []string) bool {
-	if len(r.methods) > 0 && !contains(r.methods, method) {
+	if len(r.methods) > 0 && !containsFold(r.methods, method) {
 		return false
 	}
 	if len(r.hosts) > 0 {
@@ -628,4 +628,16 @@ func matchSegs(pat, segs []string) bool {
 		}
 	}
 	return len(pat) == len(segs)
+}
+
+// containsFold is contains for HTTP methods: rules hold them upper-cased; a
+// request's method is compared in any case, so that "post" cannot skip the
+// rule written for POST.
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
 }

@@ -128,7 +128,7 @@ var controlHeaders = map[string]bool{
 // client-sent X-TypeAuth-* headers.
 func (s *Server) originalRequest(r *http.Request) (gateway.Request, string) {
 	for name := range r.Header {
-		if strings.HasPrefix(name, gateway.HeaderPrefix) && !controlHeaders[name] {
+		if gateway.Reserved(name) && !controlHeaders[name] {
 			return gateway.Request{}, "the request carries the reserved header " + name + ": X-TypeAuth-* headers are set by TypeAuth only"
 		}
 	}
@@ -143,6 +143,10 @@ func (s *Server) originalRequest(r *http.Request) (gateway.Request, string) {
 	host, ok := single(r.Header, "X-Forwarded-Host")
 	if !ok {
 		return gateway.Request{}, "conflicting X-Forwarded-Host headers"
+	}
+	appID, ok := single(r.Header, http.CanonicalHeaderKey(gateway.HeaderAppID))
+	if !ok {
+		return gateway.Request{}, "conflicting X-TypeAuth-App-Id headers"
 	}
 	if uri == "" {
 		// Envoy's HTTP ext_authz (path_prefix) appends the original path.
@@ -165,7 +169,7 @@ func (s *Server) originalRequest(r *http.Request) (gateway.Request, string) {
 		Host:     host,
 		Path:     uri,
 		Headers:  r.Header,
-		AppID:    r.Header.Get(gateway.HeaderAppID),
+		AppID:    appID,
 		ClientIP: s.clientIP(r),
 	}, ""
 }

@@ -487,6 +487,11 @@ func (v *Verifier) verifyThirdParty(ctx context.Context, r *Request, token strin
 	if info.ID != "" && v.tok.deny.has(info.ID, now) {
 		return Decision{Code: auth.CodeDisabled, Reason: "the token was revoked", Token: info}, nil
 	}
+	if r.AppID != "" {
+		// No key, hence no app: narrowing to an app refuses it, as a key
+		// of another app is refused (never ignored).
+		return Decision{Code: auth.CodeForbidden, Reason: "a third-party token belongs to no app"}, nil
+	}
 	pc := tr.is.PermissionsClaim
 	if pc == "" {
 		pc = "scope"
