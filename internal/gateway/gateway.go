@@ -588,6 +588,18 @@ func cleanPath(raw string) ([]string, bool) {
 			return nil, false
 		}
 	}
+	if strings.IndexByte(p, ';') >= 0 {
+		// Path parameters (";jsessionid=…", "..;"): servlet containers drop
+		// them before routing, so "/public/..;/admin" reaches /admin there.
+		// Match as they route: cut every segment at its ';'.
+		segs := strings.Split(p, "/")
+		for i, sg := range segs {
+			if j := strings.IndexByte(sg, ';'); j >= 0 {
+				segs[i] = sg[:j]
+			}
+		}
+		p = strings.Join(segs, "/")
+	}
 	p = path.Clean(p)
 	if p == "/" {
 		return []string{""}, true

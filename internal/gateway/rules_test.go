@@ -69,6 +69,11 @@ func TestMatch(t *testing.T) {
 		{"GET", "EXACT.org.", "/z", "host"},
 		{"GET", "example.com", "/z", ""},
 		{"GET", "notexample.com", "/z", ""},
+		// Path parameters are cut before matching, as servlet containers route.
+		{"GET", "x", "/a/..;/b/c", "tree"},
+		{"GET", "x", "/b;jsessionid=1/c", "tree"},
+		{"GET", "x", "/a/1;x=y", "one"},
+		{"GET", "x", "/a/%2e%2e%3b/b/c", "tree"},
 	}
 	for _, tt := range tests {
 		segs, ok := cleanPath(tt.path)
