@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/typeauth/typeauth/internal/store/rowcodec"
@@ -49,91 +48,9 @@ func uniqueConflict(op string, err error, code string) error {
 	return translate(op, err)
 }
 
-// nullString is NULL for "".
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func rateLimitsText(rls []auth.RateLimit) (any, error) {
-	if rls == nil {
-		return nil, nil
-	}
-	out := make([]rowcodec.RateLimitJSON, len(rls))
-	for i, r := range rls {
-		out[i] = rowcodec.RateLimitJSON{Name: r.Name, Limit: r.Limit, Duration: int64(r.Duration), AutoApply: r.AutoApply}
-	}
-	return rowcodec.JSONText(out)
-}
-
-func fromRateLimitsText(s sql.NullString) ([]auth.RateLimit, error) {
-	rls, err := rowcodec.FromJSONText[rowcodec.RateLimitJSON](s)
-	if err != nil || rls == nil {
-		return nil, err
-	}
-	out := make([]auth.RateLimit, len(rls))
-	for i, r := range rls {
-		out[i] = auth.RateLimit{Name: r.Name, Limit: r.Limit, Duration: time.Duration(r.Duration), AutoApply: r.AutoApply}
-	}
-	return out, nil
-}
-
-// Identities.
-
-const identityColumns = `id, app_id, external_id, meta, rate_limits, permissions, roles, created_at, updated_at`
-
-// identityArgs returns the values of identityColumns for i, in order.
-func identityArgs(i *auth.Identity) ([]any, error) {
-	rl, err := rateLimitsText(i.RateLimits)
-	if err != nil {
-		return nil, err
-	}
-	perms, err := rowcodec.JSONText(i.Permissions)
-	if err != nil {
-		return nil, err
-	}
-	roles, err := rowcodec.JSONText(i.Roles)
-	if err != nil {
-		return nil, err
-	}
-	return []any{i.ID, nullString(i.AppID), i.ExternalID, rowcodec.NullBytes(i.Meta), rl, perms, roles,
-		rowcodec.MS(i.CreatedAt), rowcodec.MS(i.UpdatedAt)}, nil
-}
-
-func scanIdentity(sc rowcodec.Scanner) (*auth.Identity, error) {
-	var (
-		i                auth.Identity
-		appID            sql.NullString
-		meta             []byte
-		rl, perms, roles sql.NullString
-		created, updated int64
-	)
-	if err := sc.Scan(&i.ID, &appID, &i.ExternalID, &meta, &rl, &perms, &roles, &created, &updated); err != nil {
-		return nil, err
-	}
-	i.AppID = appID.String
-	if meta != nil {
-		i.Meta = json.RawMessage(meta)
-	}
-	var err error
-	if i.RateLimits, err = fromRateLimitsText(rl); err != nil {
-		return nil, fmt.Errorf("postgres: identity %s rate_limits: %w", i.ID, err)
-	}
-	if i.Permissions, err = rowcodec.FromJSONText[string](perms); err != nil {
-		return nil, fmt.Errorf("postgres: identity %s permissions: %w", i.ID, err)
-	}
-	if i.Roles, err = rowcodec.FromJSONText[string](roles); err != nil {
-		return nil, fmt.Errorf("postgres: identity %s roles: %w", i.ID, err)
-	}
-	i.CreatedAt, i.UpdatedAt = rowcodec.FromMS(created), rowcodec.FromMS(updated)
-	return &i, nil
-}
-
 // GetIdentity returns the identity with this id; ErrNotFound if none.
 func (s *Store) GetIdentity(ctx context.Context, id string) (*auth.Identity, error) {
-	i, err := scanIdentity(s.pool.QueryRow(ctx, `SELECT `+identityColumns+` FROM identities WHERE id = $1`, id))
+	i, err := rowcodec.ScanIdentity(s.pool.QueryRow(ctx, `SELECT `+rowcodec.IdentityColumns+` FROM identities WHERE id = $1`, id))
 	if err != nil {
 		return nil, translate("get identity", err)
 	}
@@ -144,7 +61,7 @@ func (s *Store) GetIdentity(ctx context.Context, id string) (*auth.Identity, err
 // workspace-wide) with this external id; ErrNotFound if none.
 func (s *Store) IdentityByExternalID(ctx context.Context, appID, externalID string) (*auth.Identity, error) {
 	// The condition on app_id is the expression of identities_external_id.
-	i, err := scanIdentity(s.pool.QueryRow(ctx, `SELECT `+identityColumns+` FROM identities
+	i, err := rowcodec.ScanIdentity(s.pool.QueryRow(ctx, `SELECT `+rowcodec.IdentityColumns+` FROM identities
 		WHERE coalesce(app_id, '') = $1 AND external_id = $2`, appID, externalID))
 	if err != nil {
 		return nil, translate("identity by external id", err)
@@ -155,18 +72,18 @@ func (s *Store) IdentityByExternalID(ctx context.Context, appID, externalID stri
 // ListIdentities lists identities oldest first: those of f.AppID when set
 // (workspace-wide ones excluded), every identity otherwise.
 func (s *Store) ListIdentities(ctx context.Context, f auth.IdentityFilter, p auth.Page) ([]*auth.Identity, string, error) {
-	q := `SELECT ` + identityColumns + ` FROM identities WHERE id > $1`
+	q := `SELECT ` + rowcodec.IdentityColumns + ` FROM identities WHERE id > $1`
 	var args []any
 	if f.AppID != "" {
 		q += ` AND app_id = $2`
 		args = append(args, f.AppID)
 	}
-	return listByID(ctx, s.pool, "list identities", q, args, p, scanIdentity,
+	return listByID(ctx, s.pool, "list identities", q, args, p, rowcodec.ScanIdentity,
 		func(i *auth.Identity) string { return i.ID })
 }
 
 func (t *tx) GetIdentity(id string) (*auth.Identity, error) {
-	i, err := scanIdentity(t.tx.QueryRow(t.ctx, `SELECT `+identityColumns+` FROM identities WHERE id = $1 FOR UPDATE`, id))
+	i, err := rowcodec.ScanIdentity(t.tx.QueryRow(t.ctx, `SELECT `+rowcodec.IdentityColumns+` FROM identities WHERE id = $1 FOR UPDATE`, id))
 	if err != nil {
 		return nil, translate("get identity", err)
 	}
@@ -177,11 +94,11 @@ func (t *tx) GetIdentity(id string) (*auth.Identity, error) {
 // already has an identity with this external id, ErrConflict if the id is
 // taken; ErrNotFound if its app does not exist.
 func (t *tx) InsertIdentity(i *auth.Identity) error {
-	args, err := identityArgs(i)
+	args, err := rowcodec.IdentityArgs(i)
 	if err != nil {
 		return fmt.Errorf("postgres: insert identity: %w", err)
 	}
-	_, err = t.tx.Exec(t.ctx, `INSERT INTO identities (`+identityColumns+`)
+	_, err = t.tx.Exec(t.ctx, `INSERT INTO identities (`+rowcodec.IdentityColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, args...)
 	if err != nil {
 		return uniqueConflict("insert identity", err, identityExists)
@@ -193,11 +110,11 @@ func (t *tx) InsertIdentity(i *auth.Identity) error {
 // ErrNotFound if it does not exist; ErrConflict (code identity_exists) if the
 // new external id is taken in its app.
 func (t *tx) UpdateIdentity(i *auth.Identity) error {
-	args, err := identityArgs(i)
+	args, err := rowcodec.IdentityArgs(i)
 	if err != nil {
 		return fmt.Errorf("postgres: update identity: %w", err)
 	}
-	// identityArgs order: id, app_id, external_id, meta, rate_limits,
+	// rowcodec.IdentityArgs order: id, app_id, external_id, meta, rate_limits,
 	// permissions, roles, created_at, updated_at.
 	tag, err := t.tx.Exec(t.ctx, `UPDATE identities SET external_id = $1, meta = $2, rate_limits = $3,
 		permissions = $4, roles = $5, updated_at = $6 WHERE id = $7`, append(append(args[2:7:7], args[8]), i.ID)...)

@@ -49,91 +49,9 @@ func uniqueConflict(op string, err error, code string) error {
 	return translate(op, err)
 }
 
-// nullString is NULL for "".
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func rateLimitsText(rls []auth.RateLimit) (any, error) {
-	if rls == nil {
-		return nil, nil
-	}
-	out := make([]rowcodec.RateLimitJSON, len(rls))
-	for i, r := range rls {
-		out[i] = rowcodec.RateLimitJSON{Name: r.Name, Limit: r.Limit, Duration: int64(r.Duration), AutoApply: r.AutoApply}
-	}
-	return rowcodec.JSONText(out)
-}
-
-func fromRateLimitsText(s sql.NullString) ([]auth.RateLimit, error) {
-	rls, err := rowcodec.FromJSONText[rowcodec.RateLimitJSON](s)
-	if err != nil || rls == nil {
-		return nil, err
-	}
-	out := make([]auth.RateLimit, len(rls))
-	for i, r := range rls {
-		out[i] = auth.RateLimit{Name: r.Name, Limit: r.Limit, Duration: time.Duration(r.Duration), AutoApply: r.AutoApply}
-	}
-	return out, nil
-}
-
-// Identities.
-
-const identityColumns = `id, app_id, external_id, meta, rate_limits, permissions, roles, created_at, updated_at`
-
-// identityArgs returns the values of identityColumns for i, in order.
-func identityArgs(i *auth.Identity) ([]any, error) {
-	rl, err := rateLimitsText(i.RateLimits)
-	if err != nil {
-		return nil, err
-	}
-	perms, err := rowcodec.JSONText(i.Permissions)
-	if err != nil {
-		return nil, err
-	}
-	roles, err := rowcodec.JSONText(i.Roles)
-	if err != nil {
-		return nil, err
-	}
-	return []any{i.ID, nullString(i.AppID), i.ExternalID, rowcodec.NullBytes(i.Meta), rl, perms, roles,
-		rowcodec.MS(i.CreatedAt), rowcodec.MS(i.UpdatedAt)}, nil
-}
-
-func scanIdentity(sc rowcodec.Scanner) (*auth.Identity, error) {
-	var (
-		i                auth.Identity
-		appID            sql.NullString
-		meta             []byte
-		rl, perms, roles sql.NullString
-		created, updated int64
-	)
-	if err := sc.Scan(&i.ID, &appID, &i.ExternalID, &meta, &rl, &perms, &roles, &created, &updated); err != nil {
-		return nil, err
-	}
-	i.AppID = appID.String
-	if meta != nil {
-		i.Meta = json.RawMessage(meta)
-	}
-	var err error
-	if i.RateLimits, err = fromRateLimitsText(rl); err != nil {
-		return nil, fmt.Errorf("sqlite: identity %s rate_limits: %w", i.ID, err)
-	}
-	if i.Permissions, err = rowcodec.FromJSONText[string](perms); err != nil {
-		return nil, fmt.Errorf("sqlite: identity %s permissions: %w", i.ID, err)
-	}
-	if i.Roles, err = rowcodec.FromJSONText[string](roles); err != nil {
-		return nil, fmt.Errorf("sqlite: identity %s roles: %w", i.ID, err)
-	}
-	i.CreatedAt, i.UpdatedAt = rowcodec.FromMS(created), rowcodec.FromMS(updated)
-	return &i, nil
-}
-
 // GetIdentity returns the identity with this id; ErrNotFound if none.
 func (s *Store) GetIdentity(ctx context.Context, id string) (*auth.Identity, error) {
-	i, err := scanIdentity(s.r.QueryRowContext(ctx, `SELECT `+identityColumns+` FROM identities WHERE id = ?`, id))
+	i, err := rowcodec.ScanIdentity(s.r.QueryRowContext(ctx, `SELECT `+rowcodec.IdentityColumns+` FROM identities WHERE id = ?`, id))
 	if err != nil {
 		return nil, translate("get identity", err)
 	}
@@ -144,7 +62,7 @@ func (s *Store) GetIdentity(ctx context.Context, id string) (*auth.Identity, err
 // workspace-wide) with this external id; ErrNotFound if none.
 func (s *Store) IdentityByExternalID(ctx context.Context, appID, externalID string) (*auth.Identity, error) {
 	// The condition on app_id is the expression of identities_external_id.
-	i, err := scanIdentity(s.r.QueryRowContext(ctx, `SELECT `+identityColumns+` FROM identities
+	i, err := rowcodec.ScanIdentity(s.r.QueryRowContext(ctx, `SELECT `+rowcodec.IdentityColumns+` FROM identities
 		WHERE coalesce(app_id, '') = ? AND external_id = ?`, appID, externalID))
 	if err != nil {
 		return nil, translate("identity by external id", err)
@@ -155,18 +73,18 @@ func (s *Store) IdentityByExternalID(ctx context.Context, appID, externalID stri
 // ListIdentities lists identities oldest first: those of f.AppID when set
 // (workspace-wide ones excluded), every identity otherwise.
 func (s *Store) ListIdentities(ctx context.Context, f auth.IdentityFilter, p auth.Page) ([]*auth.Identity, string, error) {
-	q := `SELECT ` + identityColumns + ` FROM identities WHERE id > ?`
+	q := `SELECT ` + rowcodec.IdentityColumns + ` FROM identities WHERE id > ?`
 	var args []any
 	if f.AppID != "" {
 		q += ` AND app_id = ?`
 		args = append(args, f.AppID)
 	}
-	return listByID(ctx, s.r, "list identities", q, args, p, scanIdentity,
+	return listByID(ctx, s.r, "list identities", q, args, p, rowcodec.ScanIdentity,
 		func(i *auth.Identity) string { return i.ID })
 }
 
 func (t *tx) GetIdentity(id string) (*auth.Identity, error) {
-	i, err := scanIdentity(t.tx.QueryRowContext(t.ctx, `SELECT `+identityColumns+` FROM identities WHERE id = ?`, id))
+	i, err := rowcodec.ScanIdentity(t.tx.QueryRowContext(t.ctx, `SELECT `+rowcodec.IdentityColumns+` FROM identities WHERE id = ?`, id))
 	if err != nil {
 		return nil, translate("get identity", err)
 	}
@@ -177,11 +95,11 @@ func (t *tx) GetIdentity(id string) (*auth.Identity, error) {
 // already has an identity with this external id, ErrConflict if the id is
 // taken; ErrNotFound if its app does not exist.
 func (t *tx) InsertIdentity(i *auth.Identity) error {
-	args, err := identityArgs(i)
+	args, err := rowcodec.IdentityArgs(i)
 	if err != nil {
 		return fmt.Errorf("sqlite: insert identity: %w", err)
 	}
-	_, err = t.tx.ExecContext(t.ctx, `INSERT INTO identities (`+identityColumns+`)
+	_, err = t.tx.ExecContext(t.ctx, `INSERT INTO identities (`+rowcodec.IdentityColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	if err != nil {
 		return uniqueConflict("insert identity", err, identityExists)
@@ -193,11 +111,11 @@ func (t *tx) InsertIdentity(i *auth.Identity) error {
 // ErrNotFound if it does not exist; ErrConflict (code identity_exists) if the
 // new external id is taken in its app.
 func (t *tx) UpdateIdentity(i *auth.Identity) error {
-	args, err := identityArgs(i)
+	args, err := rowcodec.IdentityArgs(i)
 	if err != nil {
 		return fmt.Errorf("sqlite: update identity: %w", err)
 	}
-	// identityArgs order: id, app_id, external_id, meta, rate_limits,
+	// rowcodec.IdentityArgs order: id, app_id, external_id, meta, rate_limits,
 	// permissions, roles, created_at, updated_at.
 	res, err := t.tx.ExecContext(t.ctx, `UPDATE identities SET external_id = ?, meta = ?, rate_limits = ?,
 		permissions = ?, roles = ?, updated_at = ? WHERE id = ?`, append(append(args[2:7:7], args[8]), i.ID)...)

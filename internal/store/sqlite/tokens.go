@@ -19,93 +19,6 @@ var (
 	_ auth.TokenTx     = (*tx)(nil)
 )
 
-const signingKeyColumns = `kid, alg, public_jwk, sealed, state, created_at, activate_at, retire_at, expires_at`
-
-func scanSigningKey(sc rowcodec.Scanner) (*auth.SigningKey, error) {
-	var k auth.SigningKey
-	var created, activate int64
-	var retire, expires sql.NullInt64
-	var pub []byte
-	if err := sc.Scan(&k.KID, &k.Alg, &pub, &k.Sealed, &k.State, &created, &activate, &retire, &expires); err != nil {
-		return nil, err
-	}
-	k.PublicJWK = pub
-	k.CreatedAt, k.ActivateAt = rowcodec.FromMS(created), rowcodec.FromMS(activate)
-	k.RetireAt, k.ExpiresAt = rowcodec.FromNullMS(retire), rowcodec.FromNullMS(expires)
-	return &k, nil
-}
-
-const issuerColumns = `id, name, issuer, jwks_url, discovery_url, jwks, algorithms, audiences, leeway_ms,
-	required_claims, owner_claim, permissions_claim, created_at, updated_at`
-
-func issuerArgs(i *auth.Issuer) ([]any, error) {
-	algs, err := rowcodec.JSONText(i.Algorithms)
-	if err != nil {
-		return nil, err
-	}
-	if algs == nil {
-		algs = "[]"
-	}
-	auds, err := rowcodec.JSONText(i.Audiences)
-	if err != nil {
-		return nil, err
-	}
-	req, err := rowcodec.JSONText(i.RequiredClaims)
-	if err != nil {
-		return nil, err
-	}
-	return []any{i.ID, i.Name, i.Issuer, i.JWKSURL, i.DiscoveryURL, rowcodec.NullBytes(i.JWKS), algs, auds,
-		i.Leeway.Milliseconds(), req, i.OwnerClaim, i.PermissionsClaim, rowcodec.MS(i.CreatedAt), rowcodec.MS(i.UpdatedAt)}, nil
-}
-
-func scanIssuer(sc rowcodec.Scanner) (*auth.Issuer, error) {
-	var i auth.Issuer
-	var jwks []byte
-	var algs string
-	var auds, req sql.NullString
-	var leeway, created, updated int64
-	if err := sc.Scan(&i.ID, &i.Name, &i.Issuer, &i.JWKSURL, &i.DiscoveryURL, &jwks, &algs, &auds, &leeway,
-		&req, &i.OwnerClaim, &i.PermissionsClaim, &created, &updated); err != nil {
-		return nil, err
-	}
-	var err error
-	if i.Algorithms, err = rowcodec.FromJSONText[string](sql.NullString{String: algs, Valid: true}); err != nil {
-		return nil, err
-	}
-	if i.Audiences, err = rowcodec.FromJSONText[string](auds); err != nil {
-		return nil, err
-	}
-	if i.RequiredClaims, err = rowcodec.FromJSONText[string](req); err != nil {
-		return nil, err
-	}
-	if jwks != nil {
-		i.JWKS = jwks
-	}
-	i.Leeway = time.Duration(leeway) * time.Millisecond
-	i.CreatedAt, i.UpdatedAt = rowcodec.FromMS(created), rowcodec.FromMS(updated)
-	return &i, nil
-}
-
-const tokenSettingsColumns = `id, recoverable, max_token_ttl_ms, token_audiences, token_meta_claims`
-
-func scanTokenSettings(sc rowcodec.Scanner) (*auth.TokenSettings, error) {
-	var s auth.TokenSettings
-	var ttl int64
-	var auds, meta sql.NullString
-	if err := sc.Scan(&s.AppID, &s.Recoverable, &ttl, &auds, &meta); err != nil {
-		return nil, err
-	}
-	s.MaxTTL = time.Duration(ttl) * time.Millisecond
-	var err error
-	if s.Audiences, err = rowcodec.FromJSONText[string](auds); err != nil {
-		return nil, err
-	}
-	if s.MetaClaims, err = rowcodec.FromJSONText[string](meta); err != nil {
-		return nil, err
-	}
-	return &s, nil
-}
-
 func collectRows[T any](rows *sql.Rows, scan func(rowcodec.Scanner) (T, error)) ([]T, error) {
 	defer rows.Close()
 	var out []T
@@ -122,25 +35,25 @@ func collectRows[T any](rows *sql.Rows, scan func(rowcodec.Scanner) (T, error)) 
 // ---- read side ----
 
 func (s *Store) SigningKeys(ctx context.Context) ([]*auth.SigningKey, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+signingKeyColumns+` FROM signing_keys ORDER BY created_at, kid`)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+rowcodec.SigningKeyColumns+` FROM signing_keys ORDER BY created_at, kid`)
 	if err != nil {
 		return nil, translate("signing keys", err)
 	}
-	out, err := collectRows(rows, scanSigningKey)
+	out, err := collectRows(rows, rowcodec.ScanSigningKey)
 	return out, translate("signing keys", err)
 }
 
 func (s *Store) Issuers(ctx context.Context) ([]*auth.Issuer, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+issuerColumns+` FROM issuers ORDER BY id`)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+rowcodec.IssuerColumns+` FROM issuers ORDER BY id`)
 	if err != nil {
 		return nil, translate("issuers", err)
 	}
-	out, err := collectRows(rows, scanIssuer)
+	out, err := collectRows(rows, rowcodec.ScanIssuer)
 	return out, translate("issuers", err)
 }
 
 func (s *Store) GetIssuer(ctx context.Context, id string) (*auth.Issuer, error) {
-	i, err := scanIssuer(s.r.QueryRowContext(ctx, `SELECT `+issuerColumns+` FROM issuers WHERE id = ?`, id))
+	i, err := rowcodec.ScanIssuer(s.r.QueryRowContext(ctx, `SELECT `+rowcodec.IssuerColumns+` FROM issuers WHERE id = ?`, id))
 	if err != nil {
 		return nil, translate("get issuer", err)
 	}
@@ -172,7 +85,7 @@ func (s *Store) PurgeRevokedTokens(ctx context.Context, before time.Time) (int64
 }
 
 func (s *Store) TokenSettings(ctx context.Context, appID string) (*auth.TokenSettings, error) {
-	ts, err := scanTokenSettings(s.r.QueryRowContext(ctx, `SELECT `+tokenSettingsColumns+` FROM apps WHERE id = ?`, appID))
+	ts, err := rowcodec.ScanTokenSettings(s.r.QueryRowContext(ctx, `SELECT `+rowcodec.TokenSettingsColumns+` FROM apps WHERE id = ?`, appID))
 	if err != nil {
 		return nil, translate("token settings", err)
 	}
@@ -193,16 +106,16 @@ func (s *Store) SealedSecret(ctx context.Context, keyID string) ([]byte, error) 
 // ---- write side ----
 
 func (t *tx) SigningKeys() ([]*auth.SigningKey, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+signingKeyColumns+` FROM signing_keys ORDER BY created_at, kid`)
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+rowcodec.SigningKeyColumns+` FROM signing_keys ORDER BY created_at, kid`)
 	if err != nil {
 		return nil, translate("signing keys", err)
 	}
-	out, err := collectRows(rows, scanSigningKey)
+	out, err := collectRows(rows, rowcodec.ScanSigningKey)
 	return out, translate("signing keys", err)
 }
 
 func (t *tx) InsertSigningKey(k *auth.SigningKey) error {
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO signing_keys (`+signingKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO signing_keys (`+rowcodec.SigningKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.KID, k.Alg, []byte(k.PublicJWK), k.Sealed, k.State, rowcodec.MS(k.CreatedAt), rowcodec.MS(k.ActivateAt), rowcodec.NullMS(k.RetireAt), rowcodec.NullMS(k.ExpiresAt))
 	return translate("insert signing key", err)
 }
@@ -217,7 +130,7 @@ func (t *tx) DeleteSigningKey(kid string) error {
 }
 
 func (t *tx) GetIssuer(id string) (*auth.Issuer, error) {
-	i, err := scanIssuer(t.tx.QueryRowContext(t.ctx, `SELECT `+issuerColumns+` FROM issuers WHERE id = ?`, id))
+	i, err := rowcodec.ScanIssuer(t.tx.QueryRowContext(t.ctx, `SELECT `+rowcodec.IssuerColumns+` FROM issuers WHERE id = ?`, id))
 	if err != nil {
 		return nil, translate("get issuer", err)
 	}
@@ -233,11 +146,11 @@ func issuerConflict(op string, err error) error {
 }
 
 func (t *tx) InsertIssuer(i *auth.Issuer) error {
-	args, err := issuerArgs(i)
+	args, err := rowcodec.IssuerArgs(i)
 	if err != nil {
 		return fmt.Errorf("sqlite: insert issuer: %w", err)
 	}
-	_, err = t.tx.ExecContext(t.ctx, `INSERT INTO issuers (`+issuerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+	_, err = t.tx.ExecContext(t.ctx, `INSERT INTO issuers (`+rowcodec.IssuerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	if err != nil {
 		return issuerConflict("insert issuer", err)
 	}
@@ -245,7 +158,7 @@ func (t *tx) InsertIssuer(i *auth.Issuer) error {
 }
 
 func (t *tx) UpdateIssuer(i *auth.Issuer) error {
-	args, err := issuerArgs(i)
+	args, err := rowcodec.IssuerArgs(i)
 	if err != nil {
 		return fmt.Errorf("sqlite: update issuer: %w", err)
 	}
@@ -283,7 +196,7 @@ func (t *tx) RevokeToken(r auth.RevokedToken) error {
 }
 
 func (t *tx) GetTokenSettings(appID string) (*auth.TokenSettings, error) {
-	ts, err := scanTokenSettings(t.tx.QueryRowContext(t.ctx, `SELECT `+tokenSettingsColumns+` FROM apps WHERE id = ?`, appID))
+	ts, err := rowcodec.ScanTokenSettings(t.tx.QueryRowContext(t.ctx, `SELECT `+rowcodec.TokenSettingsColumns+` FROM apps WHERE id = ?`, appID))
 	if err != nil {
 		return nil, translate("get token settings", err)
 	}
