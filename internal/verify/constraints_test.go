@@ -217,3 +217,25 @@ func TestPeekSpendsNothing(t *testing.T) {
 		t.Fatalf("peek of an exhausted key passed: %s", d.Code)
 	}
 }
+
+// A credit spend that fails (store down) gives back the limits it took: the
+// verify was not decided, so it spent nothing.
+func TestStoreErrorOnCreditsRefundsLimits(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	st := newFake()
+	v := New(st, Options{Now: func() time.Time { return now }})
+	secret := st.add(t, &auth.Key{ID: "key_1", AppID: "a", Enabled: true, Credits: &auth.Credits{Remaining: 10},
+		RateLimits: []auth.RateLimit{{Name: "r", Limit: 1, Duration: time.Minute, AutoApply: true}}})
+	if d, err := v.Verify(context.Background(), &Request{Key: secret, CreditCost: 1}); err != nil || !d.Valid() {
+		t.Fatalf("warm-up: %s %v", d.Code, err) // loads the key, spends the one unit
+	}
+	now = now.Add(time.Minute) // the unit is back
+	st.failSpend.Store(true)
+	if _, err := v.Verify(context.Background(), &Request{Key: secret, CreditCost: 1}); err == nil {
+		t.Fatal("a failed credit spend must be an error")
+	}
+	st.failSpend.Store(false)
+	if d, _ := v.Verify(context.Background(), &Request{Key: secret, CreditCost: 1}); d.Code != auth.CodeValid {
+		t.Fatalf("after the store came back: %s (the undecided verify kept the limit's unit)", d.Code)
+	}
+}

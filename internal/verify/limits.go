@@ -152,8 +152,8 @@ type refunder interface {
 // denied it, so that a denied verify spends no limit's capacity.
 func (v *Verifier) refundLimits(ctx context.Context, e *entry, r *Request, now time.Time) {
 	rf, ok := v.opt.Limiter.(refunder)
-	if !ok {
-		return
+	if !ok || r.skipLimits {
+		return // nothing was charged here
 	}
 	buf := limitBufs.Get().(*limitBuf)
 	defer limitBufs.Put(buf)

@@ -272,6 +272,10 @@ func (v *Verifier) decide(ctx context.Context, e *entry, r *Request, now time.Ti
 		sctx, cancel := context.WithTimeout(ctx, v.opt.StoreTimeout)
 		res, err := v.store.SpendCredits(sctx, k.ID, cost, now)
 		cancel()
+		if err != nil {
+			// Not decided, or denied: give back what the limits took.
+			v.refundLimits(ctx, e, r, now)
+		}
 		if errors.Is(err, auth.ErrNotFound) {
 			// Deleted (or credits removed) since it was cached.
 			v.cache.invalidate(k.ID)

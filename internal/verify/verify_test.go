@@ -25,6 +25,7 @@ type fakeStore struct {
 	overrides  map[string][]*auth.RateLimitOverride
 	reads      atomic.Int64
 	fail       atomic.Bool
+	failSpend  atomic.Bool
 	delay      time.Duration
 }
 
@@ -70,7 +71,7 @@ func (f *fakeStore) KeyBySecret(ctx context.Context, h [32]byte) (*auth.Key, *au
 }
 
 func (f *fakeStore) SpendCredits(ctx context.Context, keyID string, cost int64, now time.Time) (auth.SpendResult, error) {
-	if f.fail.Load() {
+	if f.fail.Load() || f.failSpend.Load() {
 		return auth.SpendResult{}, auth.ErrUnavailable
 	}
 	f.mu.Lock()
