@@ -136,10 +136,21 @@ func (s *Service) loadKey(tx auth.Tx, a Actor, id, scope string) (*auth.Key, err
 	} else if err != nil {
 		return nil, err
 	}
-	if err := a.require(scope, k.AppID); err != nil {
+	if err := a.requireKeyAccess(scope, k.AppID); err != nil {
 		return nil, err
 	}
 	return k, nil
+}
+
+// requireKeyAccess checks scope on a key's app. A caller with no key scope
+// at all on that app is told the key does not exist (404, as for a missing
+// id), so that a narrowed root key cannot probe other apps' key ids; one
+// that can see the key but lacks this scope gets 403.
+func (a Actor) requireKeyAccess(scope, appID string) error {
+	if !a.RootKey.Allows(auth.ScopeKeysRead, appID) && !a.RootKey.Allows(scope, appID) {
+		return notFound("key")
+	}
+	return a.require(scope, appID)
 }
 
 func (s *Service) GetKey(ctx context.Context, a Actor, id string) (*auth.Key, error) {
@@ -149,7 +160,7 @@ func (s *Service) GetKey(ctx context.Context, a Actor, id string) (*auth.Key, er
 	} else if err != nil {
 		return nil, err
 	}
-	if err := a.require(auth.ScopeKeysRead, k.AppID); err != nil {
+	if err := a.requireKeyAccess(auth.ScopeKeysRead, k.AppID); err != nil {
 		return nil, err
 	}
 	return k, nil

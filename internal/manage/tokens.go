@@ -678,7 +678,7 @@ func (s *Service) RevealKey(ctx context.Context, a Actor, id string) (*CreatedKe
 	} else if err != nil {
 		return nil, err
 	}
-	if err := a.require(auth.ScopeKeysReveal, k.AppID); err != nil {
+	if err := a.requireKeyAccess(auth.ScopeKeysReveal, k.AppID); err != nil {
 		return nil, err
 	}
 	ts, err := s.store.TokenSettings(ctx, k.AppID)
