@@ -149,20 +149,15 @@ func (s *Server) updateApp(w http.ResponseWriter, r *http.Request, a manage.Acto
 		}
 		name = &req.Name.Value
 	}
-	tokenFields := req.Recoverable.Set || req.MaxTokenTTLSeconds.Set || req.TokenAudiences.Set || req.TokenMetaClaims.Set
-	var app *auth.App
-	var err error
-	if name != nil || !tokenFields {
-		app, err = s.manage.UpdateApp(r.Context(), a, r.PathValue("id"), name)
-	} else {
-		app, err = s.manage.GetApp(r.Context(), a, r.PathValue("id"))
-	}
+	// One transaction for the name and the token settings: both land, or neither.
+	app, ts, err := s.manage.UpdateAppAndTokens(r.Context(), a, r.PathValue("id"), name, appTokenPatchOf(&req))
 	if err != nil {
 		return err
 	}
-	ts, err := s.updateAppTokens(r, a, app.ID, &req)
-	if err != nil {
-		return err
+	if ts == nil {
+		if ts, err = s.manage.AppTokens(r.Context(), a, app.ID); err != nil {
+			return err
+		}
 	}
 	writeJSON(w, http.StatusOK, withTokens(wire.App(app), ts))
 	return nil

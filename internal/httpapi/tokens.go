@@ -455,15 +455,17 @@ func optPtr[T any](o client.Optional[T]) (*T, bool) {
 }
 
 // updateAppTokens applies the token fields of an app update, if any.
-func (s *Server) updateAppTokens(r *http.Request, a manage.Actor, id string, req *client.UpdateAppRequest) (*auth.TokenSettings, error) {
+// appTokenPatchOf is the token-settings part of an app update, or nil when
+// the request changes none of them.
+func appTokenPatchOf(req *client.UpdateAppRequest) *manage.AppTokenPatch {
 	rec, r1 := optPtr(req.Recoverable)
 	ttl, r2 := optPtr(req.MaxTokenTTLSeconds)
 	auds, r3 := optPtr(req.TokenAudiences)
 	meta, r4 := optPtr(req.TokenMetaClaims)
 	if !(r1 || r2 || r3 || r4) {
-		return s.manage.AppTokens(r.Context(), a, id)
+		return nil
 	}
-	return s.manage.UpdateAppTokens(r.Context(), a, id, appTokenPatch(rec, ttl, auds, meta))
+	return appTokenPatch(rec, ttl, auds, meta)
 }
 
 // tokenResponse shows a token verify: key_id is the client_id, owner_id the

@@ -182,35 +182,57 @@ func (s *Service) ListApps(ctx context.Context, a Actor, p auth.Page) ([]*auth.A
 
 // UpdateApp renames an app (the key prefix is fixed: keys carry it).
 func (s *Service) UpdateApp(ctx context.Context, a Actor, id string, name *string) (*auth.App, error) {
+	app, _, err := s.UpdateAppAndTokens(ctx, a, id, name, nil)
+	return app, err
+}
+
+// UpdateAppAndTokens renames an app (name not nil) and changes its token
+// settings (p not nil) in one transaction: both land, or neither. It
+// returns the app and, when p is set, the new token settings.
+func (s *Service) UpdateAppAndTokens(ctx context.Context, a Actor, id string, name *string, p *AppTokenPatch) (*auth.App, *auth.TokenSettings, error) {
 	if err := a.require(auth.ScopeAppsWrite, id); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if name != nil {
 		if err := validText("name", *name, 200, true); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	var out *auth.App
+	var ts *auth.TokenSettings
 	err := s.store.Tx(ctx, func(tx auth.Tx) error {
 		before, err := tx.GetApp(id)
 		if err != nil {
 			return err
 		}
-		after := *before
-		if name != nil {
-			after.Name = *name
+		out = before
+		if name != nil || p == nil {
+			after := *before
+			if name != nil {
+				after.Name = *name
+			}
+			after.UpdatedAt = s.clock()
+			if err := tx.UpdateApp(&after); err != nil {
+				return err
+			}
+			out = &after
+			if err := s.audit(tx, a, "app.update", "app", id, before, &after); err != nil {
+				return err
+			}
 		}
-		after.UpdatedAt = s.clock()
-		if err := tx.UpdateApp(&after); err != nil {
+		if p != nil {
+			ts, err = s.updateAppTokensTx(tx, a, id, p)
 			return err
 		}
-		out = &after
-		return s.audit(tx, a, "app.update", "app", id, before, &after)
+		return nil
 	})
 	if errors.Is(err, auth.ErrNotFound) {
-		return nil, notFound("app")
+		return nil, nil, notFound("app")
 	}
-	return out, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, ts, nil
 }
 
 // DeleteApp deletes an app and every key of it.

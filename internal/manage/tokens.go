@@ -610,26 +610,32 @@ func (s *Service) UpdateAppTokens(ctx context.Context, a Actor, id string, p *Ap
 	}
 	var out *auth.TokenSettings
 	err := s.store.Tx(ctx, func(tx auth.Tx) error {
-		before, err := tx.GetTokenSettings(id)
-		if err != nil {
-			return err
-		}
-		after := *before
-		after.Audiences, after.MetaClaims = slices.Clone(before.Audiences), slices.Clone(before.MetaClaims)
-		if err := s.applyTokenPatch(&after, p); err != nil {
-			return err
-		}
-		after.AppID = id
-		if err := tx.PutTokenSettings(&after); err != nil {
-			return err
-		}
-		out = &after
-		return s.audit(tx, a, "app.tokens", "app", id, tokenSettingsView(before), tokenSettingsView(&after))
+		var err error
+		out, err = s.updateAppTokensTx(tx, a, id, p)
+		return err
 	})
 	if errors.Is(err, auth.ErrNotFound) {
 		return nil, notFound("app")
 	}
 	return out, err
+}
+
+// updateAppTokensTx applies a token-settings patch inside tx, audited.
+func (s *Service) updateAppTokensTx(tx auth.Tx, a Actor, id string, p *AppTokenPatch) (*auth.TokenSettings, error) {
+	before, err := tx.GetTokenSettings(id)
+	if err != nil {
+		return nil, err
+	}
+	after := *before
+	after.Audiences, after.MetaClaims = slices.Clone(before.Audiences), slices.Clone(before.MetaClaims)
+	if err := s.applyTokenPatch(&after, p); err != nil {
+		return nil, err
+	}
+	after.AppID = id
+	if err := tx.PutTokenSettings(&after); err != nil {
+		return nil, err
+	}
+	return &after, s.audit(tx, a, "app.tokens", "app", id, tokenSettingsView(before), tokenSettingsView(&after))
 }
 
 func tokenSettingsView(ts *auth.TokenSettings) map[string]any {
